@@ -1,0 +1,88 @@
+"""What every figure script shares: the plot style, and writing results/<name>/ atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sim import io  # noqa: E402
+
+STYLE = Path(__file__).with_name("style") / "paper.mplstyle"
+
+# Technologies are told apart by line style and marker too, not by colour alone.
+TECH_STYLE = {
+    "copper-dac": dict(color="#D55E00", linestyle="-", marker="o"),
+    "copper-aec": dict(color="#E69F00", linestyle="--", marker="s"),
+    "pluggable-dsp": dict(color="#0072B2", linestyle="-.", marker="^"),
+    "lpo": dict(color="#56B4E9", linestyle=":", marker="v"),
+    "cpo": dict(color="#009E73", linestyle="-", marker="D"),
+    "optical-io": dict(color="#CC79A7", linestyle="--", marker="P"),
+}
+POLICY_STYLE = {
+    "copper-first": TECH_STYLE["copper-dac"],
+    "pluggable": TECH_STYLE["pluggable-dsp"],
+    "lpo": TECH_STYLE["lpo"],
+    "cpo": TECH_STYLE["cpo"],
+}
+
+
+def apply_style() -> None:
+    plt.style.use(STYLE)
+
+
+@dataclass
+class Check:
+    """A published number next to ours: what a figure prints."""
+
+    claim: str
+    published: float
+    ours: float
+    unit: str = ""
+    source: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.published if self.published else float("nan")
+
+    def line(self) -> str:
+        return (f"{self.claim}: published {self.published:g}{self.unit}, ours {self.ours:.4g}"
+                f"{self.unit}, ours/published {self.ratio:.3f}")
+
+
+@dataclass
+class FigureResult:
+    name: str
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)  # stem -> matplotlib Figure
+    checks: list[Check] = field(default_factory=list)
+    parameters: Any = None
+    config: Any = None
+    notes: list[str] = field(default_factory=list)
+
+
+def save(result: FigureResult, out_dir: str | Path) -> Path:
+    """Write tables (Parquet), figures (PDF + PNG) and manifest.json into ``out_dir`` atomically."""
+    githash = io.git_hash() or "unknown"
+    with io.ResultDir(out_dir) as rd:
+        for stem, df in result.tables.items():
+            df.to_parquet(rd / f"{stem}.parquet", index=False)
+        for stem, fig in result.figures.items():
+            fig.savefig(rd / f"{stem}.pdf", metadata={"Subject": f"cposim {githash}",
+                                                      "CreationDate": None})
+            fig.savefig(rd / f"{stem}.png", metadata={"Software": f"cposim {githash}"})
+            plt.close(fig)
+        man = io.manifest(result.name, parameters=result.parameters, config=result.config,
+                          checks=[dict(claim=c.claim, published=c.published, ours=c.ours,
+                                       ratio=c.ratio, unit=c.unit, source=c.source)
+                                  for c in result.checks],
+                          files=sorted(p.name for p in rd.stage.iterdir()) + ["manifest.json"],
+                          notes=result.notes)
+        io.write_json(man, rd / "manifest.json")
+    return Path(out_dir)

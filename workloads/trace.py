@@ -1,0 +1,221 @@
+"""The canonical trace: what every reader produces and the runtime consumes.
+
+A trace is SPMD-shaped, because training jobs are: ranks that run the same sequence of ops
+share one :class:`Program` (a data-parallel ASTRA-sim workload is one program for all ranks;
+a 1F1B pipeline has one program per stage; a Chakra trace has one per rank). This keeps a
+16k-GPU trace small and lets the runtime simulate identical ranks once.
+
+Communicators are :class:`Group` s: a named partition of the ranks into equal-size
+communicators (e.g. ``tp`` = 2,048 groups of 8). A collective op names the group it runs on;
+every rank executes it inside its own communicator of that group. Point-to-point ops name a
+peer either absolutely (``peer``) or relative to the rank's position in a group
+(``group="pp", peer_offset=+1`` = the next pipeline stage).
+
+Units: seconds, bytes, FLOPs. ``size_bytes`` of a collective follows nccl-tests: the whole
+buffer (all-reduce: the array; all-gather: the gathered output; reduce-scatter: the input;
+all-to-all: everything one rank sends, its own share included).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.errors import CposimError
+
+OP_KINDS = ("compute", "collective", "send", "recv")
+COLLECTIVES = ("allreduce", "allgather", "reducescatter", "alltoall", "broadcast", "reduce",
+               "barrier")
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One operation of a rank's program.
+
+    ``deps`` are ids of ops in the same program that must finish before this one starts.
+    Compute ops give ``duration_s``, or ``flops`` and ``mem_bytes`` for a roofline.
+    Collectives give ``collective``, ``group`` and ``size_bytes``; uneven all-to-all may give
+    ``split_bytes`` (bytes to each group member, in group order). Send/recv give ``size_bytes``
+    and a peer, and ``tag`` pairs a send with its recv.
+    """
+
+    id: int
+    kind: str
+    name: str = ""
+    deps: tuple[int, ...] = ()
+    duration_s: float | None = None
+    flops: float | None = None
+    mem_bytes: float | None = None
+    collective: str | None = None
+    group: str | None = None
+    size_bytes: float = 0.0
+    split_bytes: tuple[float, ...] | None = None
+    peer: int | None = None
+    peer_offset: int | None = None
+    tag: int = 0
+    algorithm: str | None = None
+    layer: str | None = None
+    phase: str | None = None  # fwd | ig | wg | optimizer | ... (free text, used in reports)
+
+    def is_comm(self) -> bool:
+        return self.kind != "compute"
+
+
+@dataclass(slots=True)
+class Program:
+    """The ops run by each of ``ranks`` (in dependency order of ``ops``' ids)."""
+
+    ranks: np.ndarray
+    ops: list[Op]
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.ranks = np.asarray(self.ranks, dtype=np.int64)
+
+
+@dataclass(slots=True)
+class Group:
+    """A partition of ranks into communicators: ``members[i]`` is communicator i's ranks."""
+
+    name: str
+    members: np.ndarray  # shape (n_communicators, size)
+
+    def __post_init__(self) -> None:
+        self.members = np.atleast_2d(np.asarray(self.members, dtype=np.int64))
+
+    @property
+    def size(self) -> int:
+        return int(self.members.shape[1])
+
+    def communicator_of(self, rank: int) -> np.ndarray:
+        row = np.nonzero((self.members == rank).any(axis=1))[0]
+        if len(row) == 0:
+            raise CposimError(f"rank {rank} is not in any communicator of group {self.name!r}")
+        return self.members[row[0]]
+
+
+@dataclass
+class Trace:
+    world_size: int
+    programs: list[Program]
+    groups: dict[str, Group] = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)  # source format, parallelism, model, units...
+
+    def __post_init__(self) -> None:
+        if "world" not in self.groups and self.world_size > 0:
+            self.groups["world"] = Group("world", np.arange(self.world_size)[None, :])
+
+    # ---- convenience -------------------------------------------------------------------
+    def iter_ops(self) -> Iterator[tuple[Program, Op]]:
+        for prog in self.programs:
+            for op in prog.ops:
+                yield prog, op
+
+    def program_of(self, rank: int) -> Program:
+        for prog in self.programs:
+            if rank in prog.ranks:
+                return prog
+        raise CposimError(f"rank {rank} has no program")
+
+    # ---- validation --------------------------------------------------------------------
+    def validate(self, source: str = "<trace>") -> Trace:
+        """Check the whole trace; raise one clear CposimError naming what is wrong."""
+        if not isinstance(self.world_size, int) or self.world_size <= 0:
+            raise CposimError(f"world_size must be a positive integer, got {self.world_size!r}",
+                              file=source, field="world_size")
+        seen = np.zeros(self.world_size, dtype=np.int64)
+        for g in self.groups.values():
+            m = g.members
+            if m.size == 0 or m.min() < 0 or m.max() >= self.world_size:
+                raise CposimError(f"group {g.name!r} has ranks outside 0..{self.world_size - 1}",
+                                  file=source, field=f"groups.{g.name}")
+            if len(np.unique(m)) != m.size:
+                raise CposimError(f"group {g.name!r} lists a rank twice", file=source,
+                                  field=f"groups.{g.name}")
+        for pi, prog in enumerate(self.programs):
+            r = prog.ranks
+            if r.size and (r.min() < 0 or r.max() >= self.world_size):
+                raise CposimError(f"program {pi} has ranks outside 0..{self.world_size - 1}",
+                                  file=source, field=f"programs[{pi}].ranks")
+            np.add.at(seen, r, 1)
+            _validate_ops(prog.ops, self.groups, source, pi)
+        if (seen > 1).any():
+            rank = int(np.nonzero(seen > 1)[0][0])
+            raise CposimError(f"rank {rank} appears in more than one program", file=source,
+                              field="programs")
+        return self
+
+
+def _bad(msg: str, source: str, pi: int, op: Op | None = None) -> CposimError:
+    where = f"programs[{pi}]" + (f".ops[id={op.id}{', ' + op.name if op.name else ''}]"
+                                 if op else "")
+    return CposimError(msg, file=source, field=where)
+
+
+def _finite_nonneg(x: float | None) -> bool:
+    return x is None or (isinstance(x, (int, float)) and math.isfinite(x) and x >= 0)
+
+
+def _validate_ops(ops: list[Op], groups: dict[str, Group], source: str, pi: int) -> None:
+    ids = {}
+    for op in ops:
+        if op.id in ids:
+            raise _bad(f"duplicate op id {op.id}", source, pi, op)
+        ids[op.id] = op
+    for op in ops:
+        if op.kind not in OP_KINDS:
+            raise _bad(f"unknown op kind {op.kind!r} (expected one of {', '.join(OP_KINDS)})",
+                       source, pi, op)
+        for name in ("duration_s", "flops", "mem_bytes", "size_bytes"):
+            if not _finite_nonneg(getattr(op, name)):
+                raise _bad(f"{name} must be a finite non-negative number, got "
+                           f"{getattr(op, name)!r}", source, pi, op)
+        if op.kind == "compute":
+            if op.duration_s is None and op.flops is None and op.mem_bytes is None:
+                raise _bad("compute op needs duration_s or flops/mem_bytes", source, pi, op)
+        if op.kind == "collective":
+            if op.collective not in COLLECTIVES:
+                raise _bad(f"unknown collective {op.collective!r} (expected one of "
+                           f"{', '.join(COLLECTIVES)})", source, pi, op)
+            if op.group not in groups:
+                raise _bad(f"collective on unknown group {op.group!r}", source, pi, op)
+            if op.split_bytes is not None:
+                if len(op.split_bytes) != groups[op.group].size or not all(
+                        _finite_nonneg(b) for b in op.split_bytes):
+                    raise _bad("split_bytes must list one non-negative size per group member",
+                               source, pi, op)
+        if op.kind in ("send", "recv"):
+            if (op.peer is None) == (op.peer_offset is None):
+                raise _bad(f"{op.kind} needs exactly one of peer / peer_offset", source, pi, op)
+            if op.peer_offset is not None and op.group not in groups:
+                raise _bad(f"{op.kind} with peer_offset needs a known group, got {op.group!r}",
+                           source, pi, op)
+        for d in op.deps:
+            if d not in ids:
+                raise _bad(f"depends on missing op id {d}", source, pi, op)
+    _check_acyclic(ops, source, pi)
+
+
+def _check_acyclic(ops: Iterable[Op], source: str, pi: int) -> None:
+    ops = list(ops)
+    indeg = {op.id: len(op.deps) for op in ops}
+    children: dict[int, list[int]] = {op.id: [] for op in ops}
+    for op in ops:
+        for d in op.deps:
+            children[d].append(op.id)
+    ready = [i for i, n in indeg.items() if n == 0]
+    done = 0
+    while ready:
+        i = ready.pop()
+        done += 1
+        for c in children[i]:
+            indeg[c] -= 1
+            if indeg[c] == 0:
+                ready.append(c)
+    if done != len(ops):
+        stuck = sorted(i for i, n in indeg.items() if n > 0)[:5]
+        raise CposimError(f"dependency cycle among ops {stuck}", file=source,
+                          field=f"programs[{pi}]")
