@@ -1,0 +1,250 @@
+"""Ranks as SimPy-driven control loops walking the trace's dependency graph.
+
+Each rank class (see :mod:`sim.runtime.classes`) runs its program: an op starts once all its
+dependencies have finished. Compute ops share one compute stream per rank (a GPU runs one
+kernel sequence; ties go to program order), communication ops run asynchronously beside it,
+so compute and communication overlap exactly as far as the dependencies allow.
+
+Collectives rendezvous per communicator (NCCL semantics: the k-th collective a rank issues on a
+communicator matches the k-th of every other member) and then run on the fabric through
+:func:`sim.comm.run_collective`. Send/recv are rendezvous too: the transfer starts when both
+sides have posted, and both ops finish when the bytes are delivered. The scheduler is
+callback-driven (no SimPy process per op), so its cost is a few Python calls per op.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from sim.errors import CposimError
+from sim.runtime.classes import Membership, RankClass, build_classes
+from workloads.trace import Op, Trace
+
+
+@dataclass(frozen=True)
+class ComputeModel:
+    """Roofline for compute ops that give FLOPs/bytes instead of a duration."""
+
+    peak_flops: float
+    hbm_Bps: float  # noqa: N815
+    fraction: float = 1.0
+
+    def duration_s(self, op: Op) -> float:
+        t_flops = (op.flops or 0.0) / (self.peak_flops * self.fraction)
+        t_mem = (op.mem_bytes or 0.0) / (self.hbm_Bps * self.fraction)
+        return max(t_flops, t_mem)
+
+
+class _ClassState:
+    __slots__ = ("cls", "waiting", "children", "queue", "busy", "start", "comm_start", "end",
+                 "coll_count", "done")
+
+    def __init__(self, cls: RankClass) -> None:
+        n = len(cls.ops)
+        self.cls = cls
+        pos = cls.position
+        self.waiting = np.zeros(n, dtype=np.int64)
+        self.children: list[list[int]] = [[] for _ in range(n)]
+        for i, op in enumerate(cls.ops):
+            self.waiting[i] = len(op.deps)
+            for d in op.deps:
+                self.children[pos[d]].append(i)
+        self.queue: list[int] = []
+        self.busy = False
+        self.start = np.full(n, np.nan)
+        self.comm_start = np.full(n, np.nan)
+        self.end = np.full(n, np.nan)
+        self.coll_count: dict[str, int] = defaultdict(int)
+        self.done = 0
+
+
+class Runtime:
+    def __init__(self, env: simpy.Environment, fabric, trace: Trace, *, mode: str = "grouped",
+                 placement: np.ndarray | None = None, compute_model: ComputeModel | None = None,
+                 algorithm: str = "auto", chunks: int = 1) -> None:
+        from sim.comm import Communicator, run_collective  # the comm layer sits above us
+
+        self._Communicator = Communicator
+        self._run_collective = run_collective
+        self.env = env
+        self.fabric = fabric
+        self.trace = trace
+        self.mode = mode
+        self.algorithm = algorithm
+        self.chunks = chunks
+        self.compute_model = compute_model
+        n_gpus = fabric.topology.n_gpus
+        if placement is None:
+            if trace.world_size > n_gpus:
+                raise CposimError(f"the trace has {trace.world_size} ranks but the topology only "
+                                  f"{n_gpus} GPUs", field="gpus")
+            placement = np.arange(trace.world_size)
+        self.placement = np.asarray(placement, dtype=np.int64)
+        if len(self.placement) != trace.world_size or (self.placement >= n_gpus).any():
+            raise CposimError("placement must map every rank to a GPU of the topology",
+                              field="placement")
+        self.classes = build_classes(trace, mode)
+        self.members = Membership(trace, self.classes)
+        self.states = [_ClassState(c) for c in self.classes]
+        self._pending_coll: dict[tuple, dict] = {}
+        self._pending_p2p: dict[tuple, dict[str, deque]] = defaultdict(
+            lambda: {"send": deque(), "recv": deque()})
+        self._comm_cache: dict[tuple[str, int], object] = {}
+        self.collectives_launched = 0
+
+    # ---- driving ---------------------------------------------------------------------------
+    def start(self) -> None:
+        for st in self.states:
+            for i in np.nonzero(st.waiting == 0)[0]:
+                self._ready(st, int(i))
+
+    def run(self) -> None:
+        self.start()
+        self.env.run()
+        self._check_finished()
+
+    def _check_finished(self) -> None:
+        for st in self.states:
+            if st.done < len(st.cls.ops):
+                i = int(np.nonzero(np.isnan(st.end))[0][0])
+                op = st.cls.ops[i]
+                started = "started" if not np.isnan(st.start[i]) else "never started"
+                raise CposimError(
+                    f"deadlock: rank {int(st.cls.ranks[0])} stops at op {op.id} "
+                    f"'{op.name}' ({op.kind}, {started}); its peers never reached the matching "
+                    f"collective or send/recv", field="trace")
+
+    # ---- op lifecycle ----------------------------------------------------------------------
+    def _ready(self, st: _ClassState, i: int) -> None:
+        op = st.cls.ops[i]
+        if op.kind == "compute":
+            heapq.heappush(st.queue, i)
+            self._next_compute(st)
+        elif op.kind == "collective":
+            st.start[i] = self.env.now
+            self._post_collective(st, i, op)
+        else:
+            st.start[i] = self.env.now
+            self._post_p2p(st, i, op)
+
+    def _finish(self, st: _ClassState, i: int) -> None:
+        st.end[i] = self.env.now
+        st.done += 1
+        for c in st.children[i]:
+            st.waiting[c] -= 1
+            if st.waiting[c] == 0:
+                self._ready(st, c)
+
+    def _next_compute(self, st: _ClassState) -> None:
+        if st.busy or not st.queue:
+            return
+        i = heapq.heappop(st.queue)
+        op = st.cls.ops[i]
+        if op.duration_s is not None:
+            dur = op.duration_s
+        elif self.compute_model is not None:
+            dur = self.compute_model.duration_s(op)
+        else:
+            raise CposimError(f"compute op {op.id} '{op.name}' has no duration and no GPU model "
+                              "was given for its FLOPs", field="gpu")
+        st.busy = True
+        st.start[i] = self.env.now
+
+        def done(_ev, st=st, i=i):
+            st.busy = False
+            self._finish(st, i)
+            self._next_compute(st)
+
+        self.env.timeout(dur).callbacks.append(done)
+
+    # ---- collectives -----------------------------------------------------------------------
+    def _communicator(self, group: str, row: int):
+        key = (group, row)
+        comm = self._comm_cache.get(key)
+        if comm is None:
+            ranks = self.trace.groups[group].members[row]
+            comm = self._Communicator(f"{group}[{row}]", ranks, self.placement[ranks])
+            self._comm_cache[key] = comm
+        return comm
+
+    def _post_collective(self, st: _ClassState, i: int, op: Op) -> None:
+        group = self.trace.groups[op.group]
+        cid, rows, classes = self.members.component(group, st.cls)
+        seq = st.coll_count[op.group]
+        st.coll_count[op.group] += 1
+        key = (op.group, cid, seq)
+        entry = self._pending_coll.get(key)
+        if entry is None:
+            entry = {"arrived": {}, "expected": len(classes), "op": op}
+            self._pending_coll[key] = entry
+        else:
+            ref = entry["op"]
+            if (ref.collective, ref.size_bytes) != (op.collective, op.size_bytes):
+                raise CposimError(
+                    f"collective #{seq} on group {op.group!r} differs between ranks: "
+                    f"{ref.collective} {ref.size_bytes:g} B vs {op.collective} "
+                    f"{op.size_bytes:g} B (op {op.id} '{op.name}')", field="trace")
+        entry["arrived"][st.cls.index] = i
+        if len(entry["arrived"]) < entry["expected"]:
+            return
+        del self._pending_coll[key]
+        comms = [self._communicator(op.group, int(r)) for r in rows]
+        now = self.env.now
+        for ci, oi in entry["arrived"].items():
+            self.states[ci].comm_start[oi] = now
+        kind = "allreduce" if op.collective == "barrier" else op.collective
+        size = 0.0 if op.collective == "barrier" else op.size_bytes
+        ev = self._run_collective(self.env, self.fabric, comms, kind, size,
+                                  algorithm=op.algorithm or self.algorithm, chunks=self.chunks,
+                                  split_bytes=op.split_bytes)
+        self.collectives_launched += 1
+        arrived = dict(entry["arrived"])
+
+        def done(_ev):
+            for ci, oi in arrived.items():
+                self._finish(self.states[ci], oi)
+
+        ev.callbacks.append(done)
+
+    # ---- point to point --------------------------------------------------------------------
+    def _post_p2p(self, st: _ClassState, i: int, op: Op) -> None:
+        peers = self.members.peers(st.cls, op)
+        peer_classes = np.unique(self.members.class_of_rank[peers])
+        if len(peer_classes) != 1 or peer_classes[0] < 0:
+            raise CposimError(
+                f"{op.kind} op {op.id} '{op.name}': the peers of ranks {st.cls.ranks[:4].tolist()}"
+                " are not one program; run with mode='per-rank'", field="mode")
+        peer_cls = int(peer_classes[0])
+        if op.kind == "send":
+            key = (st.cls.index, peer_cls, op.tag)
+        else:
+            key = (peer_cls, st.cls.index, op.tag)
+        queues = self._pending_p2p[key]
+        other = "recv" if op.kind == "send" else "send"
+        if not queues[other]:
+            queues[op.kind].append((st, i, op, peers))
+            return
+        ost, oi, oop, opeers = queues[other].popleft()
+        if op.kind == "send":
+            send, recv = (st, i, op, peers), (ost, oi, oop, opeers)
+        else:
+            send, recv = (ost, oi, oop, opeers), (st, i, op, peers)
+        s_st, s_i, s_op, s_peers = send
+        src = self.placement[s_st.cls.ranks]
+        dst = self.placement[s_peers]
+        size = np.full(len(src), float(s_op.size_bytes))
+        now = self.env.now
+        s_st.comm_start[s_i] = now
+        recv[0].comm_start[recv[1]] = now
+        ev = self.fabric.start_flows(src, dst, size)
+
+        def done(_ev, send=send, recv=recv):
+            self._finish(send[0], send[1])
+            self._finish(recv[0], recv[1])
+
+        ev.callbacks.append(done)
