@@ -1,0 +1,78 @@
+"""Sweeps: grid expansion, failure isolation, resume, and backend independence."""
+
+import pandas as pd
+import pytest
+
+from sim.errors import CposimError
+from sim.sweep import PointStore, apply_overrides, expand, run_sweep
+
+TASK = "tests.sweep_tasks:square"
+
+
+def test_grid_crosses_axes_and_seeds():
+    pts = expand({"x": [1, 2, 3], "offset": [0, 10]}, seeds=[0, 1])
+    assert len(pts) == 12
+    assert len({p.key for p in pts}) == 12
+    assert expand({"x": [1, 2, 3], "offset": [0, 10]}, seeds=[0, 1]) == pts  # deterministic
+
+
+@pytest.mark.parametrize("axes,seeds", [({"x": []}, [0]), ({"x": 3}, [0]), ({"x": [1]}, []),
+                                        ({"x": [1]}, [-1]), ([1], [0])])
+def test_bad_grids_are_clear_errors(axes, seeds):
+    with pytest.raises(CposimError):
+        expand(axes, seeds)
+
+
+def test_dotted_overrides_do_not_touch_the_base():
+    base = {"topology": {"gpus": 8}}
+    out = apply_overrides(base, {"topology.gpus": 16, "new.key": 1})
+    assert out == {"topology": {"gpus": 16}, "new": {"key": 1}}
+    assert base == {"topology": {"gpus": 8}}
+
+
+def test_failed_point_is_recorded_and_others_run(tmp_path):
+    pts = expand({"x": [1, "boom", 3]}, seeds=[0])
+    store = PointStore(tmp_path)
+    run_sweep(TASK, {}, pts, store, workers=1, progress=False)
+    df = store.table([p.key for p in pts])
+    assert list(df["status"]) == ["ok", "failed", "ok"]
+    assert "boom" in df["error"].iloc[1]
+    assert list(df["y"].dropna()) == [1.0, 9.0]
+
+
+def test_resume_computes_only_missing_points(tmp_path):
+    pts = expand({"x": [1, 2, 3, 4]}, seeds=[0, 1])
+    store = PointStore(tmp_path)
+    first = run_sweep(TASK, {}, pts[:3], store, workers=1, progress=False)
+    assert len(first) == 3
+    second = run_sweep(TASK, {}, pts, store, workers=1, progress=False)
+    assert sorted(second) == sorted(p.key for p in pts[3:])
+    full = PointStore(tmp_path / "fresh")
+    run_sweep(TASK, {}, pts, full, workers=1, progress=False)
+    cols = ["point_key", "x", "seed", "y", "noise", "status"]
+    pd.testing.assert_frame_equal(store.table([p.key for p in pts])[cols],
+                                  full.table([p.key for p in pts])[cols])
+
+
+def test_process_pool_equals_serial(tmp_path):
+    pts = expand({"x": [1, 2, 3, 4], "offset": [0, 1]}, seeds=[0, 7])
+    a, b = PointStore(tmp_path / "a"), PointStore(tmp_path / "b")
+    run_sweep(TASK, {}, pts, a, workers=1, progress=False)
+    run_sweep(TASK, {}, pts, b, workers=2, progress=False)
+    keys = [p.key for p in pts]
+    cols = ["point_key", "x", "offset", "seed", "y", "noise", "status"]
+    pd.testing.assert_frame_equal(a.table(keys)[cols], b.table(keys)[cols])
+
+
+def test_dask_local_cluster_equals_process_pool(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    pts = expand({"x": [1, 2, 3, 4], "offset": [0, 1]}, seeds=[0])
+    keys = [p.key for p in pts]
+    a = PointStore(tmp_path / "pool")
+    run_sweep(TASK, {}, pts, a, workers=2, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        b = PointStore(tmp_path / "dask")
+        run_sweep(TASK, {}, pts, b, scheduler=cluster.scheduler_address, progress=False)
+    cols = ["point_key", "x", "offset", "seed", "y", "noise", "status"]
+    pd.testing.assert_frame_equal(a.table(keys)[cols], b.table(keys)[cols])
