@@ -1,0 +1,64 @@
+"""``cposim sweep CONFIG.toml``: a parameter study, resumable, on a process pool or Dask."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pydantic
+
+from sim import io
+from sim.config import load_toml, validation_error
+from sim.errors import CposimError
+
+
+class SweepSection(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    task: str = "sim.study:sweep_point"
+    seeds: list[int] = [0]
+    grid: dict[str, list] = {}
+    name: str = "sweep"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="run a parameter study (resumable)",
+                       description="Cross [sweep.grid] with [sweep].seeds over the base config; "
+                       "each finished point is saved at once, so a rerun resumes.")
+    p.add_argument("config", type=Path, help="TOML file with a [sweep] table")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results folder (default: results/<sweep name>)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: one per core; 1 = serial)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="run on this Dask scheduler instead of a local pool")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from sim.sweep import PointStore, expand, run_sweep
+
+    cfg = load_toml(args.config)
+    sweep_raw = cfg.pop("sweep", None)
+    if sweep_raw is None:
+        raise CposimError("no [sweep] table", file=str(args.config), field="sweep")
+    try:
+        sweep = SweepSection.model_validate(sweep_raw)
+    except pydantic.ValidationError as exc:
+        raise validation_error(exc, str(args.config), "sweep") from None
+    if args.workers is not None and args.workers < 1:
+        raise CposimError("must be at least 1", field="--workers")
+    points = expand(sweep.grid, sweep.seeds)
+    out = args.out or Path("results") / sweep.name
+    store = PointStore(out)
+    computed = run_sweep(sweep.task, cfg, points, store, workers=args.workers,
+                         scheduler=args.scheduler, progress=not args.no_progress)
+    table = store.table([p.key for p in points])
+    io.write_parquet(table, out / "sweep.parquet")
+    io.write_json(io.manifest(sweep.name, config={"sweep": sweep.model_dump(), **cfg},
+                              points=len(points), computed_now=len(computed)),
+                  out / "manifest.json")
+    failed = int((table["status"] != "ok").sum()) if "status" in table else 0
+    print(f"{len(points)} points ({len(computed)} computed now, "
+          f"{len(points) - len(computed)} reused), {failed} failed -> {out / 'sweep.parquet'}")
+    return 0
