@@ -1,0 +1,302 @@
+"""Generate the canonical trace of one LLM-training iteration under Megatron-style 4D
+parallelism (TP + SP, PP with GPipe / 1F1B / interleaved 1F1B, DP with all-reduce or the
+distributed optimizer (ZeRO-1), EP for MoE).
+
+SPMD: one :class:`Program` per pipeline stage, shared by its tp·dp ranks, so the trace size
+depends on layers/stage × micro-batches, not on the GPU count.
+
+Dependencies encode the execution:
+
+* Compute ops of a stage form one chain in schedule order (its compute stream).
+* A collective depends on the op producing its data; the next compute depends on it
+  (blocking TP/EP communication as in Megatron), except the input-gradient collective of the
+  backward pass, which overlaps the weight-gradient GEMM (see ``blocks.py``).
+* Pipeline: a stage's first forward block depends on a ``recv`` of the previous virtual
+  stage's activations; after its last block it ``send`` s them on. ``recv`` s have no deps
+  (pre-posted; they complete when the matching send's data has arrived). ``peer_offset`` is
+  ±1 in the ``pp`` group and wraps around (stage p-1 → stage 0) for interleaved chunks.
+  Send and recv of one transfer carry the same ``tag`` = (direction·(V-1) + boundary)·m + mb,
+  V = pp·vpp virtual stages, boundary = index of the sending side's virtual stage (forward)
+  or of the receiving side's (backward).
+* DP (Megatron DDP with ``overlap_grad_reduce``): gradients are bucketed (bucket size in
+  parameters, in backward order, per model chunk, expert and non-expert parameters apart);
+  a bucket's all-reduce / reduce-scatter depends on the last weight-gradient op of its
+  layers in the *last* micro-batch's backward, so it overlaps the rest of that backward.
+  DP collectives share one stream (chained). Gradients are reduced in fp32 (Megatron forces
+  ``accumulate_allreduce_grads_in_fp32`` with bf16, arguments.py). Then the optimizer step
+  (Adam, memory bound: 30 B per parameter of its shard) and, with ZeRO-1, the bf16 parameter
+  all-gathers (not overlapped with the next iteration's forward: one iteration is modelled).
+* Left out: the embedding-group all-reduce between first and last stage for tied
+  embeddings, gradient-norm all-reduces, cross-entropy's small TP all-reduces, context
+  parallelism, and load imbalance between experts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from sim.errors import CposimError
+from workloads.generator import blocks as B
+from workloads.generator.gpus import GpuSpec, get_gpu
+from workloads.generator.models import ModelSpec, get_model
+from workloads.generator.parallelism import ParallelConfig, build_groups, layer_split
+from workloads.generator.schedule import stage_order
+from workloads.trace import Group, Op, Program, Trace
+
+log = logging.getLogger(__name__)
+
+ADAM_BYTES_PER_PARAM = 30        # fp32 grad r, master r/w, m r/w, v r/w (28) + bf16 param w
+ADAM_FLOPS_PER_PARAM = 12
+GRAD_BYTES = 4                   # fp32 gradient reduction
+PARAM_BYTES = 2                  # bf16 parameter all-gather
+
+
+class _Stage:
+    """Op list of one pipeline stage under construction."""
+
+    def __init__(self, gpu: GpuSpec) -> None:
+        self.ops: list[Op] = []
+        self.gpu = gpu
+        self.compute_tail: int | None = None
+        self._dur: dict[tuple[float, float], float] = {}
+
+    def _id(self) -> int:
+        return len(self.ops)
+
+    def compute(self, name: str, flops: float, mem_bytes: float, deps: tuple[int, ...],
+                layer: str, phase: str) -> int:
+        key = (flops, mem_bytes)
+        dur = self._dur.get(key)
+        if dur is None:
+            dur = self._dur[key] = self.gpu.compute_time_s(flops, mem_bytes)
+        i = self._id()
+        self.ops.append(Op(i, "compute", name, deps, dur, flops, mem_bytes, layer=layer,
+                           phase=phase))
+        self.compute_tail = i
+        return i
+
+    def comm(self, name: str, c: B.Comm, deps: tuple[int, ...], layer: str, phase: str) -> int:
+        i = self._id()
+        self.ops.append(Op(i, "collective", name, deps, collective=c.collective, group=c.group,
+                           size_bytes=c.size_bytes, layer=layer, phase=phase))
+        return i
+
+    def p2p(self, kind: str, name: str, size: float, offset: int, tag: int,
+            deps: tuple[int, ...], phase: str) -> int:
+        i = self._id()
+        self.ops.append(Op(i, kind, name, deps, group="pp", size_bytes=size, peer_offset=offset,
+                           tag=tag, phase=phase))
+        return i
+
+
+def _deps(*ids: int | None) -> tuple[int, ...]:
+    return tuple(sorted({i for i in ids if i is not None}))
+
+
+def _block_list(model: ModelSpec, ctx: B.Ctx, layers: range, first: bool,
+                last: bool) -> list[tuple[str, B.Block]]:
+    """(layer label, block) in forward order for one virtual stage."""
+    attn = B.attention(model, ctx)
+    mlp = B.dense_mlp(model, ctx)
+    moe = B.moe_blocks(model, ctx) if model.is_moe else None
+    out: list[tuple[str, B.Block]] = []
+    if first:
+        out.append(("embedding", B.embedding(model, ctx)))
+    for i in layers:
+        lab = f"layer{i}"
+        out.append((lab, attn))
+        if model.is_moe_layer(i):
+            out += [(lab, moe[0]), (lab, moe[1])]
+        else:
+            out.append((lab, mlp))
+    if last:
+        out.append(("output", B.output_layer(model, ctx)))
+    return out
+
+
+def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
+             dp: int | None = None, ep: int = 1, vpp: int = 1, sp: bool | None = None,
+             zero: int = 1, micro_batch: int = 1, global_batch: int | None = None,
+             seq_len: int | None = None, gpu: str | GpuSpec = "h100",
+             fraction: float | None = None, schedule: str | None = None,
+             recompute: str = "none", bucket_size_params: float = 40e6) -> Trace:
+    """One training iteration of ``model`` on ``gpus`` GPUs as a canonical :class:`Trace`.
+
+    ``dp`` defaults to gpus/(tp·pp); ``sp`` to tp > 1; ``schedule`` to "interleaved" when
+    vpp > 1, else "1f1b"; ``global_batch``/``seq_len`` to the model's published values;
+    ``fraction`` overrides the GPU preset's achievable fraction of peak.
+    """
+    spec = get_model(model)
+    g = get_gpu(gpu).with_fraction(fraction)
+    if dp is None:
+        if tp < 1 or pp < 1 or gpus % (tp * pp):
+            raise CposimError(f"gpus ({gpus}) must be divisible by tp*pp = {tp}*{pp}",
+                              field="gpus")
+        dp = gpus // (tp * pp)
+    if sp is None:
+        sp = tp > 1
+    if schedule is None:
+        schedule = "interleaved" if vpp > 1 else "1f1b"
+    if ep > 1 and not spec.is_moe:
+        raise CposimError(f"ep = {ep} needs an MoE model; {spec.name} is dense", field="ep")
+    if spec.is_moe and spec.n_experts % ep:
+        raise CposimError(f"{spec.n_experts} experts cannot be split over ep = {ep}", field="ep")
+    cfg = ParallelConfig(gpus=gpus, tp=tp, pp=pp, dp=dp, ep=ep, vpp=vpp, sp=bool(sp),
+                         zero=zero, micro_batch=micro_batch,
+                         global_batch=spec.global_batch if global_batch is None else global_batch,
+                         seq_len=spec.seq_len if seq_len is None else seq_len,
+                         schedule=schedule, recompute=recompute,
+                         bucket_size_params=float(bucket_size_params)).validate(spec.n_layers)
+    if spec.learned_pos_emb and cfg.seq_len != spec.seq_len:
+        spec = spec.with_overrides(seq_len=cfg.seq_len)
+
+    m, p, v = cfg.micro_batches, cfg.pp, cfg.vpp
+    n_virtual = p * v
+    ctx = B.Ctx(tokens=cfg.micro_batch * cfg.seq_len, seq_len=cfg.seq_len, tp=tp, ep=ep,
+                sp=cfg.sp, recompute=cfg.recompute)
+    counts = layer_split(spec.n_layers, n_virtual)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    vstage_blocks = [_block_list(spec, ctx, range(int(starts[s]), int(starts[s + 1])),
+                                 s == 0, s == n_virtual - 1) for s in range(n_virtual)]
+    act_bytes = ctx.tokens_sp * spec.hidden * B.BF16_BYTES  # SP: activations stay sharded
+
+    groups = build_groups(cfg, moe=spec.is_moe)
+    grid = np.arange(gpus, dtype=np.int64).reshape(p, dp, tp)
+    programs = []
+    for stage in range(p):
+        st = _build_stage(stage, cfg, g, vstage_blocks, act_bytes)
+        programs.append(Program(grid[stage].ravel(), st.ops, name=f"stage{stage}"))
+
+    params = spec.params()
+    active = spec.params(active=True)
+    tokens = cfg.global_batch * cfg.seq_len
+    expected = 6.0 * active * tokens / (gpus * g.peak_flops * g.fraction)
+    model_flops = sum(len(pr.ranks) * sum(o.flops or 0.0 for o in pr.ops
+                                          if o.kind == "compute" and o.phase != "optimizer")
+                      for pr in programs)
+    metadata = {
+        "source": "cposim generator (workloads.generator.llm)",
+        "model": spec.name,
+        "model_source": spec.source,
+        "params": params,
+        "active_params": active,
+        "tokens_per_iteration": tokens,
+        "parallelism": {"tp": tp, "pp": p, "dp": dp, "ep": ep, "vpp": v, "sp": cfg.sp,
+                        "zero": cfg.zero, "micro_batch": cfg.micro_batch,
+                        "global_batch": cfg.global_batch, "micro_batches": m,
+                        "seq_len": cfg.seq_len, "recompute": cfg.recompute,
+                        "bucket_size_params": cfg.bucket_size_params,
+                        "layers_per_virtual_stage": counts},
+        "schedule": cfg.schedule,
+        "gpu": {"name": g.name, "peak_flops": g.peak_flops, "hbm_bw_Bps": g.hbm_bw_Bps,
+                "fraction": g.fraction, "hbm_fraction": g.hbm_fraction, "source": g.source},
+        "expected_compute_s": expected,          # 6·P·T / (N·peak·fraction)
+        "model_flops_per_iteration": model_flops,  # what the trace's compute ops add up to
+        "p2p_peer_offset_wraps": True,
+        "units": {"duration": "s", "size": "bytes", "flops": "FLOP"},
+    }
+    trace = Trace(world_size=gpus, programs=programs,
+                  groups={k: Group(k, v_) for k, v_ in groups.items()}, metadata=metadata)
+    log.info("generated %s: %d GPUs, %d programs, %d ops", spec.name, gpus, len(programs),
+             sum(len(pr.ops) for pr in programs))
+    return trace
+
+
+def _build_stage(stage: int, cfg: ParallelConfig, gpu: GpuSpec,
+                 vstage_blocks: list[list[tuple[str, B.Block]]], act_bytes: float) -> _Stage:
+    p, m, v = cfg.pp, cfg.micro_batches, cfg.vpp
+    n_virtual = p * v
+    st = _Stage(gpu)
+    # grad_op[(chunk, block index)] = op after which that block's gradients are final
+    grad_op: dict[tuple[int, int], int] = {}
+
+    def tag(bwd: bool, boundary: int, mb: int) -> int:
+        return ((n_virtual - 1) * int(bwd) + boundary) * m + mb
+
+    for u in stage_order(cfg.schedule, stage, p, m, v):
+        vs = u.chunk * p + stage
+        blocks = vstage_blocks[vs]
+        pre = f"mb{u.mb}.c{u.chunk}."
+        data: int | None = None
+        if u.fwd:
+            if vs > 0:
+                data = st.p2p("recv", pre + "recv_act", act_bytes, -1, tag(False, vs - 1, u.mb),
+                              (), "fwd")
+            for lab, blk in blocks:
+                nm = pre + lab + "." + blk.name
+                for c in blk.pre:
+                    data = st.comm(nm + "." + c.what, c, _deps(data), lab, "fwd")
+                data = st.compute(nm + ".fwd", blk.fwd_flops, blk.fwd_bytes,
+                                  _deps(st.compute_tail, data), lab, "fwd")
+                for c in blk.post:
+                    data = st.comm(nm + "." + c.what, c, _deps(data), lab, "fwd")
+            if vs < n_virtual - 1:
+                st.p2p("send", pre + "send_act", act_bytes, +1, tag(False, vs, u.mb),
+                       _deps(data), "fwd")
+        else:
+            if vs < n_virtual - 1:
+                data = st.p2p("recv", pre + "recv_grad", act_bytes, +1, tag(True, vs, u.mb),
+                              (), "bwd")
+            for bi in range(len(blocks) - 1, -1, -1):
+                lab, blk = blocks[bi]
+                nm = pre + lab + "." + blk.name
+                for c in blk.bwd_pre:
+                    data = st.comm(nm + "." + c.what + ".bwd", c, _deps(data), lab, "bwd")
+                ig = st.compute(nm + ".ig", blk.ig_flops, blk.ig_bytes,
+                                _deps(st.compute_tail, data), lab, "ig")
+                data = ig
+                if blk.wg_flops or blk.wg_bytes:
+                    st.compute(nm + ".wg", blk.wg_flops, blk.wg_bytes, (ig,), lab, "wg")
+                grad_op[(u.chunk, bi)] = st.compute_tail
+                for c in blk.bwd_post:
+                    data = st.comm(nm + "." + c.what + ".bwd", c, _deps(data), lab, "bwd")
+            if vs > 0:
+                st.p2p("send", pre + "send_grad", act_bytes, -1, tag(True, vs - 1, u.mb),
+                       _deps(data), "bwd")
+
+    _data_parallel(st, stage, cfg, vstage_blocks, grad_op)
+    return st
+
+
+def _data_parallel(st: _Stage, stage: int, cfg: ParallelConfig,
+                   vstage_blocks: list[list[tuple[str, B.Block]]],
+                   grad_op: dict[tuple[int, int], int]) -> None:
+    """Bucketed gradient reduction overlapping the last backward, optimizer, param gather."""
+    buckets: list[tuple[int, str, float]] = []   # (ready op, group, params per rank)
+    for chunk in range(cfg.vpp):
+        blocks = vstage_blocks[chunk * cfg.pp + stage]
+        for attr, grp in (("params", "dp"), ("expert_params", "dp_ep")):
+            acc, ready = 0.0, -1
+            for bi in range(len(blocks) - 1, -1, -1):   # backward order
+                n = getattr(blocks[bi][1], attr)
+                if n <= 0:
+                    continue
+                acc += n
+                ready = max(ready, grad_op[(chunk, bi)])
+                if acc >= cfg.bucket_size_params:
+                    buckets.append((ready, grp, acc))
+                    acc, ready = 0.0, -1
+            if acc > 0:
+                buckets.append((ready, grp, acc))
+    buckets.sort(key=lambda b: b[0])
+    size = {"dp": cfg.dp, "dp_ep": cfg.dp // cfg.ep}
+    zero1 = cfg.zero == 1
+    prev: int | None = None
+    reduced = []
+    for k, (ready, grp, n) in enumerate(buckets):
+        if size[grp] == 1:
+            continue
+        c = B.Comm("reducescatter" if zero1 else "allreduce", grp, n * GRAD_BYTES, "")
+        prev = st.comm(f"dp.bucket{k}.{grp}.{c.collective}", c, _deps(ready, prev),
+                       "", "dp")
+        reduced.append((k, grp, n))
+    shard = sum(n / (size[grp] if zero1 else 1) for _, grp, n in buckets)
+    opt = st.compute("optimizer.step", ADAM_FLOPS_PER_PARAM * shard, ADAM_BYTES_PER_PARAM * shard,
+                     _deps(st.compute_tail, prev), "", "optimizer")
+    if zero1:
+        prev = opt
+        for k, grp, n in reduced:
+            c = B.Comm("allgather", grp, n * PARAM_BYTES, "")
+            prev = st.comm(f"dp.bucket{k}.{grp}.param_allgather", c, (prev,), "", "param_gather")
