@@ -1,0 +1,49 @@
+"""The fabric layer: topologies with placement and link technology, routing, network models.
+
+Public interface (see DESIGN.md §2 and the issue #3 contract)::
+
+    from sim.fabric import Topology, build_topology, single_switch, make_fabric, PRESETS, POLICIES
+"""
+
+from __future__ import annotations
+
+import simpy
+
+from sim.errors import CposimError
+from sim.fabric.policy import POLICIES, TECHNOLOGIES, TIERS
+from sim.fabric.routing import ROUTINGS
+from sim.fabric.simple import ideal_ring, ideal_torus, single_switch
+from sim.fabric.topology import Topology, TopologyBuilder
+
+FIDELITIES = ("flow", "packet", "analytical")
+
+
+def make_fabric(env: simpy.Environment, topology: Topology, *, fidelity: str = "flow",
+                routing: str = "ecmp-hash", seed: int = 0, mtu_bytes: int = 4096,
+                switching: str = "cut-through"):
+    """A network model over ``topology`` driven by ``env``: ``flow`` (max-min, default),
+    ``packet`` (packets through link/switch processes) or ``analytical`` (no sharing)."""
+    if fidelity == "flow":
+        from sim.fabric.flow import FlowFabric
+        return FlowFabric(env, topology, routing=routing, seed=seed)
+    if fidelity == "packet":
+        from sim.fabric.packet import PacketFabric
+        return PacketFabric(env, topology, routing=routing, seed=seed, mtu_bytes=mtu_bytes,
+                            switching=switching)
+    if fidelity == "analytical":
+        from sim.fabric.analytical import AnalyticalFabric
+        return AnalyticalFabric(env, topology, routing=routing, seed=seed)
+    raise CposimError(f"unknown fidelity '{fidelity}' (choose from {', '.join(FIDELITIES)})",
+                      field="fidelity")
+
+
+def __getattr__(name):  # presets pull in the PHY layer; load them on first use
+    if name in ("PRESETS", "build_topology"):
+        from sim.fabric import presets
+        return getattr(presets, name)
+    raise AttributeError(name)
+
+
+__all__ = ["Topology", "TopologyBuilder", "build_topology", "single_switch", "ideal_ring",
+           "ideal_torus", "make_fabric", "PRESETS", "POLICIES", "TECHNOLOGIES", "TIERS",
+           "ROUTINGS", "FIDELITIES"]

@@ -1,0 +1,99 @@
+"""What every fabric model shares: routing, path queries, byte and energy accounting.
+
+Interface (the collectives layer and the runtime code against it):
+``start_flows(src_gpu, dst_gpu, size_bytes) -> simpy.Event`` — starts the flows now; the
+event fires when every one has been delivered, with the per-flow delivery times (absolute
+simulated seconds, input order) as its value. Zero-byte flows complete after the path
+latency; a GPU sending to itself completes at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+
+from sim.errors import CposimError
+from sim.fabric.routing import Router
+
+# SimPy orders same-time events by priority (URGENT=0, NORMAL=1). A fabric's re-solve runs
+# at LOW so every flow started at this instant — by any process — joins one solve.
+PRIORITY_LOW = 2
+
+
+class FabricBase:
+    fidelity = "base"
+
+    def __init__(self, env: simpy.Environment, topology, *, routing: str = "ecmp-hash",
+                 seed: int = 0) -> None:
+        self.env = env
+        self.topology = topology
+        self.router = Router(topology, routing=routing, seed=seed)
+        self.routing = routing
+        self.seed = seed
+        self.bytes_offered = 0.0
+        self.bytes_delivered = 0.0
+        self._link_bytes_done = np.zeros(topology.n_links)
+        self.stats = {"flows": 0, "solves": 0, "sim_events": 0}
+
+    # -- queries ------------------------------------------------------------------------
+    def _route(self, src_gpu, dst_gpu):
+        rid = int(self.router.route_ids(np.array([src_gpu]), np.array([dst_gpu]))[0])
+        ptr, links, coef, lat, bneck = self.router.table()
+        return rid, links[ptr[rid]:ptr[rid + 1]], coef[ptr[rid]:ptr[rid + 1]], lat[rid], bneck[rid]
+
+    def path_latency_s(self, src_gpu: int, dst_gpu: int) -> float:
+        """One-way latency: PHY + propagation of every link, plus every switch traversed."""
+        return float(self._route(src_gpu, dst_gpu)[3])
+
+    def path_bottleneck_bps(self, src_gpu: int, dst_gpu: int) -> float:
+        """The rate one flow alone would get on its path(s)."""
+        return float(self._route(src_gpu, dst_gpu)[4])
+
+    def path_links(self, src_gpu: int, dst_gpu: int) -> np.ndarray:
+        return self._route(src_gpu, dst_gpu)[1]
+
+    # -- accounting ---------------------------------------------------------------------
+    @property
+    def link_bytes(self) -> np.ndarray:
+        return self._link_bytes_done.copy()
+
+    def energy_j(self) -> float:
+        """Dynamic link energy so far: bits carried x pJ/bit, summed over directed links."""
+        return float((self.link_bytes * 8.0 * self.topology.energy_pj_per_bit).sum() * 1e-12)
+
+    def energy_by_tech(self) -> dict:
+        e = self.link_bytes * 8.0 * self.topology.energy_pj_per_bit * 1e-12
+        out: dict = {}
+        for tech in np.unique(self.topology.tech):
+            out[str(tech)] = float(e[self.topology.tech == tech].sum())
+        return out
+
+    # -- helpers ------------------------------------------------------------------------
+    @staticmethod
+    def _check(src_gpu, dst_gpu, size_bytes):
+        src = np.atleast_1d(np.asarray(src_gpu, dtype=np.int64))
+        dst = np.atleast_1d(np.asarray(dst_gpu, dtype=np.int64))
+        size = np.atleast_1d(np.asarray(size_bytes, dtype=np.float64))
+        try:
+            src, dst, size = np.broadcast_arrays(src, dst, size)
+        except ValueError:
+            raise CposimError("src, dst and size arrays differ in length", field="flows") from None
+        if size.size and (not np.isfinite(size).all() or (size < 0).any()):
+            raise CposimError("flow sizes must be finite and >= 0", field="size_bytes")
+        return src.copy(), dst.copy(), size.copy()
+
+    def start_flow(self, src_gpu: int, dst_gpu: int, size_bytes: float) -> simpy.Event:
+        return self.start_flows(np.array([src_gpu]), np.array([dst_gpu]), np.array([size_bytes]))
+
+    def _at(self, delay: float, callback, priority: int = 1) -> simpy.Event:
+        """An event ``delay`` from now that runs ``callback(event)``; no process needed."""
+        ev = simpy.Event(self.env)
+        ev._ok = True
+        ev._value = None
+        ev.callbacks.append(callback)
+        self.env.schedule(ev, priority, delay)
+        self.stats["sim_events"] += 1
+        return ev
+
+    def start_flows(self, src_gpu, dst_gpu, size_bytes) -> simpy.Event:  # pragma: no cover
+        raise NotImplementedError

@@ -1,0 +1,311 @@
+"""Shortest-path routing with ECMP, vectorised over batches of flows.
+
+Rules (what real AI fabrics do):
+
+* GPUs never forward traffic, except in direct networks (ring/torus) where they are the routers.
+* Two GPUs of the same scale-up domain talk over the scale-up fabric only (NVLink does not
+  spill onto the NIC); GPUs of different domains use the scale-out fabric only, when every
+  GPU has one; otherwise the whole graph.
+* Among equal-cost (fewest-hop) next hops, ``ecmp-hash`` picks one per flow by a hash of
+  (seed, src, dst, hop) — deterministic, like a 5-tuple hash with fixed ports — and
+  ``ecmp-even`` splits the flow evenly at every hop (per-packet spraying in the fluid limit),
+  so a link may carry a fraction ``coef`` of a flow.
+
+Distances are computed per *destination attachment set* (the switches a GPU hangs off), so a
+32k-GPU fabric needs ~one reverse BFS per leaf, not per GPU. Paths of a batch are then walked
+hop by hop for all flows at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.errors import CposimError
+
+ROUTINGS = ("ecmp-hash", "ecmp-even")
+_INF = np.int32(1 << 29)
+_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser on uint64 (wrapping arithmetic)."""
+    x = x.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return x
+
+
+class RouteGraph:
+    """Shortest paths on a subset of the topology's directed links."""
+
+    def __init__(self, topo, link_ids: np.ndarray) -> None:
+        self.topo = topo
+        self.link_ids = np.asarray(link_ids, dtype=np.int64)
+        n = topo.n_nodes
+        self.transit = (topo.kind != "gpu") if not topo.direct else np.ones(n, dtype=bool)
+        src = topo.src[self.link_ids]
+        order = np.argsort(src, kind="stable")
+        self.out_links = self.link_ids[order]                         # global link ids
+        self.out_ptr = np.concatenate(([0], np.cumsum(np.bincount(src, minlength=n))))
+        t_nodes = np.flatnonzero(self.transit)
+        self.tidx = np.full(n, -1, dtype=np.int64)
+        self.tidx[t_nodes] = np.arange(t_nodes.size)
+        self.n_transit = t_nodes.size
+        # transit -> transit links, for the reverse BFS
+        ls, ld = topo.src[self.link_ids], topo.dst[self.link_ids]
+        tt = self.transit[ls] & self.transit[ld]
+        self._tt_src = self.tidx[ls[tt]]
+        self._tt_dst = self.tidx[ld[tt]]
+        # which GPUs have any link in this graph
+        self.has_link = np.zeros(n, dtype=bool)
+        self.has_link[ls] = True
+        self._key_of: dict = {}
+        self._dists: list[np.ndarray] = []
+        self._mat: np.ndarray | None = None
+        self._gpu_key: dict[int, int] = {}
+
+    def key(self, node: int) -> int:
+        """Distance-table index for destination ``node``."""
+        k = self._gpu_key.get(node)
+        if k is not None:
+            return k
+        topo = self.topo
+        if self.transit[node]:
+            att = ("n", int(node))
+            seeds = np.array([self.tidx[node]])
+            d0 = 0
+        else:
+            inl = self.link_ids[topo.dst[self.link_ids] == node]
+            up = np.unique(topo.src[inl])
+            up = up[self.transit[up]]
+            att = tuple(int(u) for u in up)
+            seeds = self.tidx[up]
+            d0 = 1
+        k = self._key_of.get(att)
+        if k is None:
+            dist = np.full(self.n_transit, _INF, dtype=np.int32)
+            if seeds.size:
+                dist[seeds] = d0
+                frontier = np.zeros(self.n_transit, dtype=bool)
+                frontier[seeds] = True
+                level = d0
+                while frontier.any():
+                    # predecessors of the frontier not yet reached
+                    m = frontier[self._tt_dst]
+                    pred = np.unique(self._tt_src[m])
+                    pred = pred[dist[pred] == _INF]
+                    level += 1
+                    dist[pred] = level
+                    frontier = np.zeros(self.n_transit, dtype=bool)
+                    frontier[pred] = True
+            k = len(self._dists)
+            self._dists.append(dist)
+            self._key_of[att] = k
+            self._mat = None
+        self._gpu_key[node] = k
+        return k
+
+    def _matrix(self) -> np.ndarray:
+        if self._mat is None:
+            self._mat = np.stack(self._dists) if self._dists else np.zeros((0, self.n_transit), np.int32)
+        return self._mat
+
+    def _expand(self, cur, dst, keys):
+        """Out-links of each cur node and their remaining cost to dst."""
+        deg = self.out_ptr[cur + 1] - self.out_ptr[cur]
+        rep = np.repeat(np.arange(cur.size), deg)
+        starts = np.repeat(self.out_ptr[cur], deg)
+        offs = np.arange(rep.size) - np.repeat(np.cumsum(deg) - deg, deg)
+        links = self.out_links[starts + offs]
+        w = self.topo.dst[links]
+        mat = self._matrix()
+        ti = self.tidx[w]
+        cost = np.where(ti >= 0, mat[keys[rep], np.maximum(ti, 0)], _INF).astype(np.int64)
+        cost[w == dst[rep]] = 0
+        return rep, deg, links, w, cost
+
+    def paths(self, src: np.ndarray, dst: np.ndarray, *, mode: str, seed: int):
+        """Routes for node pairs -> (indptr, links, coef, latency_s) per pair."""
+        topo = self.topo
+        src = np.asarray(src, dtype=np.int64)
+        dst = np.asarray(dst, dtype=np.int64)
+        keys = np.array([self.key(int(d)) for d in dst], dtype=np.int64)
+        F = src.size
+        # entries: (flow, node, frac, latency so far)
+        e_f = np.arange(F)
+        e_node = src.copy()
+        e_frac = np.ones(F)
+        e_lat = np.zeros(F)
+        out_f, out_l, out_c = [], [], []
+        fin_lat = np.zeros(F)
+        hop = 0
+        while e_f.size:
+            rep, deg, links, w, cost = self._expand(e_node, dst[e_f], keys[e_f])
+            if np.any(deg == 0):
+                bad = e_f[np.flatnonzero(deg == 0)[0]]
+                raise CposimError(f"no route from node {topo.node_name[src[bad]]} to "
+                                  f"{topo.node_name[dst[bad]]}", field="topology")
+            starts = np.cumsum(deg) - deg
+            cmin = np.minimum.reduceat(cost, starts)
+            if np.any(cmin >= _INF):
+                bad = e_f[np.flatnonzero(cmin >= _INF)[0]]
+                raise CposimError(f"no route from node {topo.node_name[src[bad]]} to "
+                                  f"{topo.node_name[dst[bad]]}", field="topology")
+            cand = cost == cmin[rep]
+            ncand = np.add.reduceat(cand.astype(np.int64), starts)
+            if mode == "ecmp-hash":
+                f = e_f
+                with np.errstate(over="ignore"):
+                    pair = src[f].astype(np.uint64) * np.uint64(1 << 32) + dst[f].astype(np.uint64)
+                    salt = _mix(np.array([(seed * 0x9E3779B97F4A7C15 + hop * 0x632BE59BD9B4E019)
+                                          & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))
+                    h = _mix(pair ^ salt)
+                pick = (h % ncand.astype(np.uint64)).astype(np.int64)
+                cs = np.cumsum(cand)
+                before = cs[starts + deg - 1] - ncand
+                rank = cs - np.repeat(before, deg) - 1
+                chosen = cand & (rank == pick[rep])
+                frac = np.repeat(e_frac, deg)[chosen]
+            else:
+                chosen = cand
+                frac = (np.repeat(e_frac / ncand, deg))[chosen]
+            cf = e_f[rep[chosen]]
+            cl = links[chosen]
+            cw = w[chosen]
+            clat = np.repeat(e_lat, deg)[chosen] + topo.latency_s[cl]
+            out_f.append(cf)
+            out_l.append(cl)
+            out_c.append(frac)
+            done = cw == dst[cf]
+            if done.any():
+                np.maximum.at(fin_lat, cf[done], clat[done])
+            go = ~done
+            cf, cw, frac, clat = cf[go], cw[go], frac[go], clat[go]
+            clat = clat + topo.switch_latency_s[cw]
+            if mode == "ecmp-even" and cf.size:
+                key = cf * topo.n_nodes + cw
+                uk, inv = np.unique(key, return_inverse=True)
+                frac = np.bincount(inv, weights=frac)
+                lat = np.zeros(uk.size)
+                np.maximum.at(lat, inv, clat)
+                cf, cw, clat = uk // topo.n_nodes, uk % topo.n_nodes, lat
+            e_f, e_node, e_frac, e_lat = cf, cw, frac, clat
+            hop += 1
+            if hop > topo.n_nodes:
+                raise CposimError("routing did not converge", field="topology")
+        f = np.concatenate(out_f) if out_f else np.zeros(0, np.int64)
+        l_ = np.concatenate(out_l) if out_l else np.zeros(0, np.int64)
+        c = np.concatenate(out_c) if out_c else np.zeros(0)
+        # merge duplicate (flow, link) entries; CSR by flow
+        key = f * topo.n_links + l_
+        uk, inv = np.unique(key, return_inverse=True)
+        coef = np.bincount(inv, weights=c)
+        ff, ll = uk // topo.n_links, uk % topo.n_links
+        indptr = np.concatenate(([0], np.cumsum(np.bincount(ff, minlength=F))))
+        return indptr, ll, coef, fin_lat
+
+
+class Router:
+    """Routes between GPUs with the scale-up / scale-out split; caches every pair's route."""
+
+    def __init__(self, topo, *, routing: str = "ecmp-hash", seed: int = 0) -> None:
+        if routing not in ROUTINGS:
+            raise CposimError(f"unknown routing '{routing}' (choose from {', '.join(ROUTINGS)})",
+                              field="routing")
+        self.topo = topo
+        self.mode = routing
+        self.seed = int(seed)
+        up = np.flatnonzero(topo.tier == "scaleup")
+        out = np.flatnonzero(topo.tier != "scaleup")
+        self.g_up = RouteGraph(topo, up) if up.size else None
+        self.g_out = RouteGraph(topo, out) if out.size else None
+        self.g_all = RouteGraph(topo, np.arange(topo.n_links))
+        g = topo.gpu_node
+        self.out_ok = self.g_out is not None and bool(self.g_out.has_link[g].all())
+        self.up_ok = np.zeros(topo.n_gpus, dtype=bool) if self.g_up is None else self.g_up.has_link[g]
+        self._rid: dict[int, int] = {}
+        self._chunks: list[tuple] = []
+        self._n_routes = 0
+        self._flat = None
+
+    # route table: CSR over route ids
+    def route_ids(self, src_gpu: np.ndarray, dst_gpu: np.ndarray) -> np.ndarray:
+        src_gpu = np.asarray(src_gpu, dtype=np.int64)
+        dst_gpu = np.asarray(dst_gpu, dtype=np.int64)
+        n = self.topo.n_gpus
+        if src_gpu.size and (min(src_gpu.min(), dst_gpu.min()) < 0 or
+                             max(src_gpu.max(), dst_gpu.max()) >= n):
+            raise CposimError(f"GPU index out of range 0..{n - 1}", field="gpu")
+        pairs = src_gpu * n + dst_gpu
+        uniq, inv = np.unique(pairs, return_inverse=True)
+        get = self._rid.get
+        rids = np.fromiter((get(int(p), -1) for p in uniq), dtype=np.int64, count=uniq.size)
+        new = uniq[rids < 0]
+        if new.size:
+            rids[rids < 0] = self._add(new // n, new % n)
+            for p, r in zip(new.tolist(), rids[np.isin(uniq, new)].tolist()):
+                self._rid[p] = r
+        return rids[inv]
+
+    def _add(self, s: np.ndarray, d: np.ndarray) -> np.ndarray:
+        topo = self.topo
+        sn, dn = topo.gpu_node[s], topo.gpu_node[d]
+        same = topo.scaleup_domain[s] == topo.scaleup_domain[d]
+        use_up = same & self.up_ok[s] & self.up_ok[d]
+        graphs = np.where(use_up, 0, np.where(self.out_ok, 1, 2))
+        ptr = np.zeros(s.size + 1, dtype=np.int64)
+        links_parts = [None] * s.size
+        base = self._n_routes
+        lens = np.zeros(s.size, dtype=np.int64)
+        lat = np.zeros(s.size)
+        L_all, C_all, order = [], [], []
+        for gi, g in enumerate((self.g_up, self.g_out, self.g_all)):
+            m = np.flatnonzero(graphs == gi)
+            if not m.size:
+                continue
+            local = m[sn[m] == dn[m]]  # a GPU to itself: no links
+            m = m[sn[m] != dn[m]]
+            if m.size:
+                ip, ll, cc, la = g.paths(sn[m], dn[m], mode=self.mode, seed=self.seed)
+                lens[m] = np.diff(ip)
+                lat[m] = la
+                order.append((m, ip, ll, cc))
+            del local
+        # assemble in the order of s
+        ptr[1:] = np.cumsum(lens)
+        L = np.zeros(ptr[-1], dtype=np.int64)
+        C = np.zeros(ptr[-1])
+        for m, ip, ll, cc in order:
+            dst_pos = np.repeat(ptr[m], np.diff(ip)) + (np.arange(ip[-1]) - np.repeat(ip[:-1], np.diff(ip)))
+            L[dst_pos] = ll
+            C[dst_pos] = cc
+        del links_parts, L_all, C_all
+        self._chunks.append((ptr, L, C, lat))
+        self._n_routes += s.size
+        self._flat = None
+        return base + np.arange(s.size)
+
+    def table(self):
+        """(indptr, links, coef, latency_s, bottleneck_bps) over all route ids so far."""
+        if self._flat is None:
+            if not self._chunks:
+                z = np.zeros(0)
+                self._flat = (np.zeros(1, np.int64), z.astype(np.int64), z, z, z)
+            else:
+                ptrs, Ls, Cs, lats = zip(*self._chunks)
+                lens = np.concatenate([np.diff(p) for p in ptrs])
+                indptr = np.concatenate(([0], np.cumsum(lens)))
+                links = np.concatenate(Ls)
+                coef = np.concatenate(Cs)
+                lat = np.concatenate(lats)
+                with np.errstate(divide="ignore"):
+                    per = self.topo.capacity_bps[links] / coef
+                bneck = np.full(lens.size, np.inf)
+                nz = lens > 0
+                if nz.any():
+                    bneck[nz] = np.minimum.reduceat(per, indptr[:-1][nz])
+                self._flat = (indptr, links, coef, lat, bneck)
+                self._chunks = [(indptr, links, coef, lat)]
+        return self._flat
