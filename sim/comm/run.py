@@ -1,0 +1,340 @@
+"""Run collectives and point-to-point transfers on a fabric.
+
+``flow`` / ``packet`` fabrics: a collective is a SimPy process that starts the flows of
+one wave (one step of every chunk in flight) and waits until they are delivered before the
+next wave. Communicators with an identical schedule run in lockstep and their flows start
+in one ``start_flows`` call per wave (the fabric then solves them together); this is exact
+when their steps finish together, as on a symmetric placement. Communicators with different
+schedules run as separate processes that only share the fabric.
+
+``analytical`` fabrics: no flows at all — one ``env.timeout`` of the closed form, with α the
+largest path latency and B the smallest path bottleneck among the pairs the schedule uses
+(per level for hierarchical algorithms). Congestion-unaware: concurrent communicators do
+not slow each other.
+
+Energy and link bytes are attributed to the collective's own flows through the fabric's
+routes (bytes x links x pJ/bit), so concurrent traffic is not counted in.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import simpy
+
+from sim.comm.algorithms import _check, build_schedule, normalise_algorithm, supports
+from sim.comm.closed_form import closed_form, schedule_time
+from sim.comm.communicator import Communicator, domain_layout
+from sim.comm.ops import busbw_factor, normalise_op
+from sim.comm.schedule import Schedule, Waves, to_waves
+from sim.errors import CposimError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CollectiveResult:
+    op: str
+    algorithm: str
+    fidelity: str
+    n_ranks: int
+    n_comms: int
+    size_bytes: float
+    chunks: int
+    start_s: float
+    time_s: float
+    algbw_Bps: float
+    busbw_Bps: float
+    bytes_on_wire: float            # bytes injected by all endpoints of all communicators
+    link_bytes: float               # bytes x links crossed (what the links carried)
+    energy_j: float
+    energy_by_tech: dict = field(default_factory=dict)
+    link_bytes_by_tech: dict = field(default_factory=dict)
+    per_rank_sent_bytes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    per_rank_recv_bytes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    n_steps: int = 0
+    n_waves: int = 0
+    phases: tuple = ()
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.time_s
+
+    def to_dict(self, per_rank: bool = False) -> dict:
+        d = asdict(self)
+        if per_rank:
+            d["per_rank_sent_bytes"] = self.per_rank_sent_bytes.tolist()
+            d["per_rank_recv_bytes"] = self.per_rank_recv_bytes.tolist()
+        else:
+            del d["per_rank_sent_bytes"], d["per_rank_recv_bytes"]
+        d["phases"] = list(self.phases)
+        return d
+
+
+@dataclass
+class _Plan:
+    comm: Communicator
+    schedule: Schedule
+    waves: Waves
+    key: tuple
+
+
+# ---------------------------------------------------------------------------------------
+def choose_algorithm(op: str, comm: Communicator, scaleup_domain: np.ndarray | None) -> str:
+    """``auto``: direct all-to-all; hierarchical when the group spans several scale-up
+    domains evenly; otherwise ring (binomial tree for broadcast / reduce)."""
+    if op == "alltoall":
+        return "direct"
+    if domain_layout(comm.endpoints, scaleup_domain) is not None:
+        return "hierarchical"
+    if op in ("broadcast", "reduce"):
+        return "halving-doubling"
+    return "ring"
+
+
+def _split_matrix(split_bytes, n: int, i: int, n_comms: int):
+    if split_bytes is None:
+        return None
+    m = np.asarray(split_bytes, dtype=float)
+    if m.ndim == 1:          # bytes each rank sends to each member (the trace's split_bytes)
+        if m.size != n:
+            raise CposimError(f"split_bytes lists {m.size} sizes for a group of {n}",
+                              field="split_bytes")
+        m = np.broadcast_to(m, (n, n))
+    elif m.ndim == 3:
+        if m.shape[0] != n_comms:
+            raise CposimError(f"split_bytes has {m.shape[0]} matrices for {n_comms} "
+                              "communicators", field="split_bytes")
+        m = m[i]
+    return m
+
+
+def _plans(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root, intra, inter):
+    dom = getattr(fabric.topology, "scaleup_domain", None)
+    cache: dict = {}
+    plans = []
+    shared_split = split_bytes is None or np.asarray(split_bytes).ndim < 3
+    for i, c in enumerate(comms):
+        alg = choose_algorithm(op, c, dom) if algorithm == "auto" else algorithm
+        layout = domain_layout(c.endpoints, dom) if alg == "hierarchical" else None
+        if alg == "hierarchical" and layout is None:
+            raise CposimError(f"communicator {c.name!r} does not span several scale-up domains "
+                              "with the same number of ranks in each; hierarchical needs that",
+                              field="algorithm")
+        split = _split_matrix(split_bytes, c.size, i, len(comms))
+        key = (c.size, alg, None if layout is None else layout.tobytes(),
+               None if split is None else (i if not shared_split else -1))
+        if key not in cache:
+            s = build_schedule(op, alg, c.size, size_bytes, root=root, split_bytes=split,
+                               layout=layout, intra=intra, inter=inter)
+            cache[key] = (s, to_waves(s, chunks))
+        s, w = cache[key]
+        plans.append(_Plan(c, s, w, key))
+    return plans
+
+
+def _route_info(fabric, src, dst):
+    """Per-flow (latency_s, bottleneck_bps) and a function giving link bytes of flows."""
+    router = getattr(fabric, "router", None)
+    if router is not None:
+        rid = router.route_ids(src, dst)
+        ptr, links, coef, lat, bneck = router.table()
+        return rid, (ptr, links, coef), lat[rid], bneck[rid]
+    lat = np.array([fabric.path_latency_s(int(a), int(b)) for a, b in zip(src, dst)])
+    bn = np.array([fabric.path_bottleneck_bps(int(a), int(b)) for a, b in zip(src, dst)])
+    return None, None, lat, bn
+
+
+def _link_accounting(fabric, src, dst, nbytes):
+    """(link bytes by tech, energy by tech) of flows, from their routes."""
+    topo = fabric.topology
+    n_links = len(topo.capacity_bps)
+    per_link = np.zeros(n_links)
+    router = getattr(fabric, "router", None)
+    if src.size:
+        if router is not None:
+            rid = router.route_ids(src, dst)
+            ptr, links, coef, _, _ = router.table()
+            rb = np.bincount(rid, weights=nbytes, minlength=ptr.size - 1)
+            lens = np.diff(ptr)
+            per_link = np.bincount(links, weights=np.repeat(rb, lens) * coef, minlength=n_links)
+        else:
+            for a, b, x in zip(src.tolist(), dst.tolist(), nbytes.tolist()):
+                per_link[fabric.path_links(a, b)] += x
+    energy = per_link * 8.0 * np.asarray(topo.energy_pj_per_bit, float) * 1e-12
+    tech = np.asarray(topo.tech).astype(str)
+    by_bytes, by_energy = {}, {}
+    for t in np.unique(tech):
+        m = tech == t
+        if per_link[m].sum() > 0:
+            by_bytes[t] = float(per_link[m].sum())
+            by_energy[t] = float(energy[m].sum())
+    return per_link, by_bytes, by_energy
+
+
+def _all_flows(plans):
+    """Every flow of every plan (GPU ids), chunks merged per wave."""
+    src = [p.comm.endpoints[p.waves.src] for p in plans]
+    dst = [p.comm.endpoints[p.waves.dst] for p in plans]
+    nb = [p.waves.flow_bytes for p in plans]
+    return np.concatenate(src), np.concatenate(dst), np.concatenate(nb)
+
+
+def _result(fabric, plans, op, size_bytes, chunks, start_s, time_s) -> CollectiveResult:
+    src, dst, nb = _all_flows(plans)
+    per_link, by_bytes, by_energy = _link_accounting(fabric, src, dst, nb)
+    n = plans[0].comm.size
+    same_n = all(p.comm.size == n for p in plans)
+    sent = [p.schedule.sent_bytes() for p in plans]
+    recv = [p.schedule.recv_bytes() for p in plans]
+    if same_n:
+        sent, recv = np.vstack(sent), np.vstack(recv)
+    else:
+        sent, recv = np.array(sent, dtype=object), np.array(recv, dtype=object)
+    algbw = size_bytes / time_s if time_s > 0 else float("inf")
+    algs = sorted({p.schedule.algorithm for p in plans})
+    return CollectiveResult(
+        op=op, algorithm=",".join(algs), fidelity=str(getattr(fabric, "fidelity", "?")),
+        n_ranks=n, n_comms=len(plans), size_bytes=float(size_bytes), chunks=chunks,
+        start_s=float(start_s), time_s=float(time_s), algbw_Bps=float(algbw),
+        busbw_Bps=float(algbw * busbw_factor(op, n)), bytes_on_wire=float(nb.sum()),
+        link_bytes=float(per_link.sum()), energy_j=float(sum(by_energy.values())),
+        energy_by_tech=by_energy, link_bytes_by_tech=by_bytes, per_rank_sent_bytes=sent,
+        per_rank_recv_bytes=recv, n_steps=max(p.schedule.n_steps for p in plans),
+        n_waves=max(p.waves.n_waves for p in plans), phases=plans[0].schedule.phases)
+
+
+# ---------------------------------------------------------------------------------------
+def analytical_time(fabric, plan: _Plan, chunks: int, intra: str, inter: str) -> float:
+    """Closed form for one communicator, α and B taken from the fabric's paths."""
+    s = plan.schedule
+    if not s.n_rows:
+        return 0.0
+    eps = plan.comm.endpoints
+    pairs = np.unique(s.src * s.n + s.dst)
+    a, b = pairs // s.n, pairs % s.n
+    lev = np.zeros(pairs.size, np.int8)
+    key = s.src * s.n + s.dst
+    np.maximum.at(lev, np.searchsorted(pairs, key), s.level)
+    _, _, lat, bn = _route_info(fabric, eps[a], eps[b])
+    alpha, bw = [0.0, 0.0], [np.inf, np.inf]
+    for lv in (0, 1):
+        m = lev == lv
+        if m.any():
+            alpha[lv] = float(lat[m].max())
+            bw[lv] = float(bn[m].min()) / 8.0
+    if s.algorithm == "hierarchical":
+        layout = domain_layout(eps, fabric.topology.scaleup_domain)
+        return closed_form(s.op, "hierarchical", s.n, s.size_bytes, alpha[0], bw[0],
+                           chunks=chunks, root=s.root, local_size=layout.shape[1],
+                           alpha_inter_s=alpha[1], bandwidth_inter_Bps=bw[1],
+                           intra=intra, inter=inter)
+    if s.op == "alltoall" and not np.allclose(s.flow_bytes, s.flow_bytes[0]):
+        return schedule_time(s, chunks, alpha[0], bw[0])    # uneven: same α-β model, per wave
+    return closed_form(s.op, s.algorithm, s.n, s.size_bytes, alpha[0], bw[0], chunks=chunks,
+                       root=s.root)
+
+
+def _lockstep(env, fabric, eps: np.ndarray, w: Waves):
+    """One process per group of identically scheduled communicators (eps: (G, n))."""
+    for k in range(w.n_waves):
+        s, d, b = w.flows(k)
+        if s.size:
+            yield fabric.start_flows(eps[:, s].ravel(), eps[:, d].ravel(), np.tile(b, eps.shape[0]))
+
+
+def run_collective(env: simpy.Environment, fabric, comms, op: str, size_bytes: float, *,
+                   algorithm: str = "auto", chunks: int = 1, split_bytes=None, root: int = 0,
+                   intra: str = "ring", inter: str = "ring") -> simpy.Event:
+    """Run ``op`` concurrently on every communicator; the event's value is a
+    :class:`CollectiveResult`.
+
+    ``size_bytes`` follows nccl-tests (see :mod:`sim.comm.ops`). ``chunks`` pipelines the
+    buffer through the steps. ``split_bytes`` makes an all-to-all uneven: an ``(n,)`` vector
+    (bytes every rank sends to each member), an ``(n, n)`` matrix, or one matrix per
+    communicator. ``intra`` / ``inter`` are the phase algorithms of ``hierarchical``.
+    """
+    op = normalise_op(op)
+    algorithm = normalise_algorithm(algorithm)
+    comms = [comms] if isinstance(comms, Communicator) else list(comms)
+    if not comms:
+        raise CposimError("run_collective needs at least one communicator", field="comms")
+    if isinstance(chunks, bool) or int(chunks) != chunks or chunks < 1:
+        raise CposimError(f"chunks must be an integer >= 1, got {chunks!r}", field="chunks")
+    chunks = int(chunks)
+    size_bytes = float(size_bytes)
+    if not np.isfinite(size_bytes) or size_bytes < 0:
+        raise CposimError(f"size must be finite and >= 0, got {size_bytes!r}", field="size")
+    if algorithm != "auto" and not supports(algorithm, op):
+        _check(algorithm, op)
+    n_gpus = fabric.topology.n_gpus
+    for c in comms:
+        if c.endpoints.max() >= n_gpus:
+            raise CposimError(f"communicator {c.name!r} uses GPU {int(c.endpoints.max())} but the "
+                              f"topology has {n_gpus}", field="endpoints")
+    if split_bytes is not None and size_bytes == 0:
+        m = np.asarray(split_bytes, float)
+        size_bytes = float(m.sum(axis=-1).mean()) if m.ndim > 1 else float(m.sum())
+    plans = _plans(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root,
+                   intra, inter)
+    start = env.now
+
+    if getattr(fabric, "fidelity", "flow") == "analytical":
+        t = max(analytical_time(fabric, p, chunks, intra, inter) for p in plans)
+        return env.timeout(t, value=_result(fabric, plans, op, size_bytes, chunks, start, t))
+
+    def proc():
+        groups: dict = {}
+        for p in plans:
+            groups.setdefault(p.key, []).append(p)
+        procs = [env.process(_lockstep(env, fabric, np.vstack([p.comm.endpoints for p in g]),
+                                       g[0].waves)) for g in groups.values()]
+        if procs:
+            yield simpy.AllOf(env, procs)
+        return _result(fabric, plans, op, size_bytes, chunks, start, env.now - start)
+
+    return env.process(proc())
+
+
+@dataclass
+class P2PResult:
+    start_s: float
+    time_s: float
+    bytes_on_wire: float
+    link_bytes: float
+    energy_j: float
+    energy_by_tech: dict
+    n_flows: int
+
+
+def run_p2p(env: simpy.Environment, fabric, src_gpu, dst_gpu, size_bytes) -> simpy.Event:
+    """Send/recv (pipeline parallelism): one flow per (src, dst) pair, all started now.
+
+    Scalars or arrays (e.g. every stage boundary of a pipeline at once); the event's value
+    is a :class:`P2PResult`. On an ``analytical`` fabric: ``max(α + bytes/B)`` over the pairs.
+    """
+    src, dst, nb = fabric._check(src_gpu, dst_gpu, size_bytes) if hasattr(fabric, "_check") \
+        else np.broadcast_arrays(np.atleast_1d(src_gpu), np.atleast_1d(dst_gpu),
+                                 np.atleast_1d(np.asarray(size_bytes, float)))
+    start = env.now
+
+    def result(t):
+        per_link, _, by_energy = _link_accounting(fabric, src, dst, nb)
+        return P2PResult(start, t, float(nb.sum()), float(per_link.sum()),
+                         float(sum(by_energy.values())), by_energy, int(src.size))
+
+    if getattr(fabric, "fidelity", "flow") == "analytical":
+        off = src != dst
+        t = 0.0
+        if off.any():
+            _, _, lat, bn = _route_info(fabric, src[off], dst[off])
+            t = float((lat + nb[off] * 8.0 / bn).max())
+        return env.timeout(t, value=result(t))
+
+    def proc():
+        yield fabric.start_flows(src, dst, nb)
+        return result(env.now - start)
+
+    return env.process(proc())
