@@ -43,6 +43,10 @@ def simulate(trace: Trace, topology, *, fidelity: str = "flow", mode: str = "gro
 def _summarise(rt: Runtime, fabric, wall_s: float) -> RunResult:
     frames = []
     rows = []
+    # An iteration ends when its last rank finishes (the optimizer step is synchronous), so
+    # every rank's breakdown covers [0, T]: a stage that finishes early idles until T.
+    ends = [np.nanmax(st.end) for st in rt.states if len(st.cls.ops)]
+    iteration = float(max(ends)) if ends else 0.0
     for st in rt.states:
         ops = st.cls.ops
         df = pd.DataFrame({
@@ -71,13 +75,12 @@ def _summarise(rt: Runtime, fabric, wall_s: float) -> RunResult:
                 for s, e, g, k in zip(st.comm_start[~is_comp], st.end[~is_comp],
                                       df["group"].to_numpy()[~is_comp],
                                       df["kind"].to_numpy()[~is_comp], strict=True)]
-        parts = attribute(finish, compute, comm)
+        parts = attribute(iteration, compute, comm)
         rows.append({"class": st.cls.index, "program": st.cls.program,
                      "first_rank": int(st.cls.ranks[0]), "n_ranks": len(st.cls.ranks),
                      "finish_s": finish, **parts})
     ops_df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     classes = pd.DataFrame(rows).fillna(0.0)
-    iteration = float(classes["finish_s"].max()) if len(classes) else 0.0
     crit = classes.loc[classes["finish_s"].idxmax()].to_dict() if len(classes) else {}
     exposed = {k: v for k, v in crit.items() if k.startswith("exposed_")}
     summary = {

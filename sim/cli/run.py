@@ -1,0 +1,82 @@
+"""``cposim run [CONFIG.toml] [--out DIR]``: a study comparing link policies, with reports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sim.units import format_si
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a study (default: built-in GPT-3 175B on 1,024 GPUs)",
+                       description="Simulate one training iteration per link policy and compare "
+                       "them. Without CONFIG, runs the built-in default study.")
+    p.add_argument("config", nargs="?", type=Path, help="study TOML (see examples/)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results folder (default: results/<study name>)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument("--no-timeline", action="store_true", help="skip the Perfetto timeline")
+    p.set_defaults(func=handle)
+
+
+COLUMNS = [
+    ("policy", "policy", None),
+    ("iteration_s", "iteration", "s"),
+    ("compute_s", "compute", "s"),
+    ("exposed_comm_s", "exposed comm", "s"),
+    ("bubble_s", "bubble", "s"),
+    ("network_power_w", "net power", "W"),
+    ("network_energy_j", "net energy/iter", "J"),
+    ("effective_pj_per_bit", "pJ/bit delivered", None),
+    ("optical_transceivers", "optics", None),
+    ("speedup_vs_first", "speed-up", None),
+]
+
+
+def format_table(df) -> str:
+    head = [h for _, h, _ in COLUMNS]
+    rows = []
+    for _, r in df.iterrows():
+        cells = []
+        for key, _, unit in COLUMNS:
+            v = r.get(key)
+            if isinstance(v, str):
+                cells.append(v)
+            elif unit:
+                cells.append(format_si(float(v), unit, 4))
+            elif key == "speedup_vs_first":
+                cells.append(f"{float(v):.3f}x")
+            else:
+                cells.append(f"{float(v):.4g}")
+        rows.append(cells)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
+    out = [line, "-" * len(line)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(out)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from sim.study import load_study, run_study, save_study
+
+    cfg = load_study(args.config)
+    if args.no_timeline:
+        cfg = cfg.model_copy(update={"timeline": False})
+    source = str(args.config) if args.config else "<built-in default study>"
+    res = run_study(cfg, source)
+    out = save_study(res, args.out or Path("results") / cfg.name)
+    comp = res.comparison()
+    if args.json:
+        json.dump(comp.to_dict(orient="records"), sys.stdout, indent=2, default=float)
+        print()
+        return 0
+    meta = res.trace_metadata
+    desc = meta.get("model") or meta.get("source") or "trace"
+    print(f"study '{cfg.name}': {desc} on {comp['gpus'].iloc[0]} GPUs, "
+          f"{cfg.topology.preset}, fidelity {cfg.fidelity}")
+    print(format_table(comp))
+    print(f"results -> {out}/")
+    return 0

@@ -1,0 +1,242 @@
+"""A study: one training iteration of a workload on a cluster, once per link policy.
+
+This is what ``cposim run`` runs. A study config (TOML, or the built-in default) names a
+workload (a generated LLM iteration or a trace file), a topology preset and the link policies
+to compare; each policy gets the same workload on the same physical cluster, and the reports
+say how iteration time, exposed communication and network energy change.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import pydantic
+
+from sim import io
+from sim.config import load_toml, validation_error
+from sim.errors import CposimError
+
+log = logging.getLogger(__name__)
+
+# The built-in default study (README's first command): GPT-3 175B, Megatron TP8 x PP8 x DP16
+# on 1,024 H100 GPUs of a DGX H100 SuperPOD-style cluster, copper-first versus CPO links.
+DEFAULT_STUDY: dict[str, Any] = {
+    "name": "default",
+    "seed": 0,
+    "policies": ["copper-first", "cpo"],
+    "fidelity": "flow",
+    "workload": {"model": "gpt3-175b", "gpus": 1024, "tp": 8, "pp": 8, "global_batch": 128,
+                 "micro_batch": 1, "gpu": "h100"},
+    "topology": {"preset": "dgx-h100-superpod"},
+}
+
+
+class WorkloadConfig(pydantic.BaseModel):
+    """Either ``trace`` (a file; other keys are reader options) or generator arguments."""
+
+    model_config = pydantic.ConfigDict(extra="allow")
+    trace: str | None = None
+
+
+class TopologyConfig(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    preset: str = "dgx-h100-superpod"
+    gpus: int | None = None
+    tier_policy: dict[str, str] = {}
+    lane_rate: str | None = None
+    params: dict[str, Any] = {}
+
+
+class StudyConfig(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    name: str = "study"
+    seed: int = pydantic.Field(0, ge=0)
+    policies: list[str] = ["copper-first", "cpo"]
+    fidelity: Literal["flow", "packet", "analytical"] = "flow"
+    mode: Literal["grouped", "per-rank"] = "grouped"
+    algorithm: str = "auto"
+    routing: Literal["ecmp-hash", "ecmp-split"] = "ecmp-hash"
+    workload: WorkloadConfig = WorkloadConfig()
+    topology: TopologyConfig = TopologyConfig()
+    timeline: bool = True
+
+
+def load_study(path: str | Path | None) -> StudyConfig:
+    raw = DEFAULT_STUDY if path is None else load_toml(path)
+    source = "<built-in default study>" if path is None else str(path)
+    try:
+        return StudyConfig.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        raise validation_error(exc, source) from None
+
+
+def build_workload(cfg: StudyConfig, source: str = "<study>"):
+    w = cfg.workload.model_dump(exclude_none=True)
+    trace_path = w.pop("trace", None)
+    if trace_path is not None:
+        from workloads.io import read_trace
+
+        return read_trace(trace_path, **w)
+    from workloads.generator import generate
+
+    params = inspect.signature(generate).parameters
+    for key in w:
+        if key not in params or key == "model":
+            if key == "model":
+                continue
+            raise CposimError("unknown key", file=source, field=f"workload.{key}")
+    if "model" not in w:
+        raise CposimError("give workload.model (a generator model) or workload.trace",
+                          file=source, field="workload")
+    model = w.pop("model")
+    try:
+        return generate(model, **w)
+    except TypeError as exc:
+        raise CposimError(str(exc), file=source, field="workload") from None
+
+
+def build_cluster(cfg: StudyConfig, policy: str, n_gpus: int):
+    from sim.fabric import build_topology
+    from sim.units import parse_rate_bps
+
+    t = cfg.topology
+    kw: dict[str, Any] = {"gpus": t.gpus or n_gpus, "policy": policy}
+    if t.tier_policy:
+        kw["tier_policy"] = dict(t.tier_policy)
+    if t.lane_rate:
+        kw["lane_rate_bps"] = parse_rate_bps(t.lane_rate, field="topology.lane_rate")
+    if t.params:
+        kw["params"] = dict(t.params)
+    return build_topology(t.preset, **kw)
+
+
+@dataclass
+class PolicyRun:
+    policy: str
+    summary: dict
+    ops: pd.DataFrame
+    classes: pd.DataFrame
+    links: pd.DataFrame
+    energy: pd.DataFrame
+    topology_summary: dict
+    timeline: dict | None = None
+    wall_s: float = 0.0
+
+
+@dataclass
+class StudyResult:
+    config: StudyConfig
+    runs: dict[str, PolicyRun] = field(default_factory=dict)
+    trace_metadata: dict = field(default_factory=dict)
+
+    def comparison(self) -> pd.DataFrame:
+        rows = [{"policy": p, **r.summary} for p, r in self.runs.items()]
+        df = pd.DataFrame(rows)
+        if len(df):
+            base = df.iloc[0]
+            df["speedup_vs_first"] = base["iteration_s"] / df["iteration_s"]
+            df["network_energy_vs_first"] = df["network_energy_j"] / base["network_energy_j"]
+        return df
+
+
+def run_policy(cfg: StudyConfig, trace, policy: str) -> PolicyRun:
+    from sim.report import (chrome_trace, energy_table, iteration_summary, link_table,
+                            network_totals, op_table)
+
+    t0 = time.perf_counter()
+    topo = build_cluster(cfg, policy, trace.world_size)
+    result, fabric = _simulate_keep_fabric(trace, topo, cfg)
+    it = result.iteration_s
+    summary = {**iteration_summary(result),
+               **network_totals(topo, fabric, it, fabric.bytes_delivered),
+               "bytes_delivered": float(fabric.bytes_delivered),
+               "gpus": topo.n_gpus, "wall_s": time.perf_counter() - t0}
+    summary["network_energy_per_gpu_j"] = summary["network_energy_j"] / max(topo.n_gpus, 1)
+    ops = op_table(result, trace)
+    return PolicyRun(policy, summary, ops, result.classes, link_table(topo, fabric, it),
+                     energy_table(topo, fabric, it), topo.summary(),
+                     chrome_trace(result.ops) if cfg.timeline else None,
+                     time.perf_counter() - t0)
+
+
+def _simulate_keep_fabric(trace, topo, cfg: StudyConfig):
+    import simpy
+
+    from sim.fabric import make_fabric
+    from sim.runtime.engine import Runtime
+    from sim.runtime.result import _summarise
+
+    env = simpy.Environment()
+    fabric = make_fabric(env, topo, fidelity=cfg.fidelity, routing=cfg.routing, seed=cfg.seed)
+    rt = Runtime(env, fabric, trace, mode=cfg.mode, algorithm=cfg.algorithm)
+    t0 = time.perf_counter()
+    rt.run()
+    return _summarise(rt, fabric, time.perf_counter() - t0), fabric
+
+
+def run_study(cfg: StudyConfig, source: str = "<study>") -> StudyResult:
+    trace = build_workload(cfg, source)
+    out = StudyResult(cfg, trace_metadata=dict(trace.metadata))
+    for policy in cfg.policies:
+        log.info("policy %s", policy)
+        out.runs[policy] = run_policy(cfg, trace, policy)
+    return out
+
+
+def resolved_parameters() -> list[dict]:
+    """Every default of the physical layer with its value, unit, source and grade."""
+    try:
+        from sim.phy import load_parameters
+    except ImportError:
+        return []
+    params = load_parameters()
+    table = getattr(params, "table", None)
+    if isinstance(table, pd.DataFrame):
+        return table.to_dict(orient="records")
+    if hasattr(params, "records"):
+        return [dict(r) for r in params.records()]
+    return []
+
+
+def save_study(res: StudyResult, out_dir: str | Path) -> Path:
+    with io.ResultDir(out_dir) as rd:
+        comp = res.comparison()
+        comp.to_parquet(rd / "comparison.parquet", index=False)
+        frames = {"ops": [], "classes": [], "links": [], "energy": []}
+        for p, r in res.runs.items():
+            for name in frames:
+                df = getattr(r, name).copy()
+                df.insert(0, "policy", p)
+                frames[name].append(df)
+            if r.timeline is not None:
+                io.write_json(r.timeline, rd / f"timeline_{p}.json")
+        for name, dfs in frames.items():
+            pd.concat(dfs, ignore_index=True).to_parquet(rd / f"{name}.parquet", index=False)
+        io.write_json(io.manifest(
+            res.config.name, config=res.config.model_dump(), seed=res.config.seed,
+            parameters=resolved_parameters(), workload=res.trace_metadata,
+            topologies={p: r.topology_summary for p, r in res.runs.items()},
+            files=sorted(x.name for x in rd.stage.iterdir()) + ["manifest.json"]),
+            rd / "manifest.json")
+    return Path(out_dir)
+
+
+def sweep_point(config: dict, seed: int) -> dict:
+    """The default sweep task: one study point -> flat scalars (one row per policy joined)."""
+    try:
+        cfg = StudyConfig.model_validate({**config, "seed": seed, "timeline": False})
+    except pydantic.ValidationError as exc:
+        raise validation_error(exc, "<sweep point>") from None
+    res = run_study(cfg)
+    row: dict[str, Any] = {}
+    for p, r in res.runs.items():
+        for k, v in r.summary.items():
+            if isinstance(v, (int, float)):
+                row[f"{p}.{k}"] = v
+    return row
