@@ -253,8 +253,9 @@ def _build_stage(stage: int, cfg: ParallelConfig, gpu: GpuSpec,
                 for c in blk.bwd_post:
                     data = st.comm(nm + "." + c.what + ".bwd", c, _deps(data), lab, "bwd")
             if vs > 0:
+                # Megatron sends after the whole backward step (autograd returns after wgrad)
                 st.p2p("send", pre + "send_grad", act_bytes, -1, tag(True, vs - 1, u.mb),
-                       _deps(data), "bwd")
+                       _deps(data, st.compute_tail), "bwd")
 
     _data_parallel(st, stage, cfg, vstage_blocks, grad_op)
     return st
