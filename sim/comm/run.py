@@ -169,8 +169,8 @@ def _link_accounting(fabric, src, dst, nbytes):
     for t in np.unique(tech):
         m = tech == t
         if per_link[m].sum() > 0:
-            by_bytes[t] = float(per_link[m].sum())
-            by_energy[t] = float(energy[m].sum())
+            by_bytes[str(t)] = float(per_link[m].sum())
+            by_energy[str(t)] = float(energy[m].sum())
     return per_link, by_bytes, by_energy
 
 
