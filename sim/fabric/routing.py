@@ -49,6 +49,10 @@ class RouteGraph:
         order = np.argsort(src, kind="stable")
         self.out_links = self.link_ids[order]                         # global link ids
         self.out_ptr = np.concatenate(([0], np.cumsum(np.bincount(src, minlength=n))))
+        dst = topo.dst[self.link_ids]
+        order = np.argsort(dst, kind="stable")
+        self.in_links = self.link_ids[order]
+        self.in_ptr = np.concatenate(([0], np.cumsum(np.bincount(dst, minlength=n))))
         t_nodes = np.flatnonzero(self.transit)
         self.tidx = np.full(n, -1, dtype=np.int64)
         self.tidx[t_nodes] = np.arange(t_nodes.size)
@@ -77,7 +81,7 @@ class RouteGraph:
             seeds = np.array([self.tidx[node]])
             d0 = 0
         else:
-            inl = self.link_ids[topo.dst[self.link_ids] == node]
+            inl = self.in_links[self.in_ptr[node]:self.in_ptr[node + 1]]
             up = np.unique(topo.src[inl])
             up = up[self.transit[up]]
             att = tuple(int(u) for u in up)

@@ -62,6 +62,7 @@ class Topology:
     port_power_w: np.ndarray
     optical: np.ndarray
     transceivers: np.ndarray
+    bundle: np.ndarray          # physical cables this link record stands for
     # GPUs
     gpu_node: np.ndarray        # GPU i -> node id
     scaleup_domain: np.ndarray  # GPU i -> domain id
@@ -100,7 +101,7 @@ class Topology:
             "lane_rate_bps": self.lane_rate_bps, "capacity_bps": self.capacity_bps,
             "latency_s": self.latency_s, "energy_pj_per_bit": self.energy_pj_per_bit,
             "port_power_w": self.port_power_w, "optical": self.optical,
-            "transceivers": self.transceivers,
+            "transceivers": self.transceivers, "bundle": self.bundle,
         })
 
     def nodes_frame(self) -> pd.DataFrame:
@@ -112,9 +113,9 @@ class Topology:
         """What ``cposim topology info`` prints: counts, technologies, lengths, power."""
         one = np.unique(self.cable, return_index=True)[1]   # one directed link per cable
         cables = self.links_frame().iloc[one]
-        lengths = cables["length_m"].to_numpy()
+        lengths = np.repeat(cables["length_m"].to_numpy(), cables["bundle"].to_numpy().astype(int))
         by_tier_tech: dict = {}
-        for (t, tech), n in cables.groupby(["tier", "tech"]).size().items():
+        for (t, tech), n in cables.groupby(["tier", "tech"])["bundle"].sum().items():
             by_tier_tech.setdefault(t, {})[tech] = int(n)
         devices = {k: int(n) for k, n in zip(*np.unique(self.kind, return_counts=True))}
         switches = {k: int(n) for k, n in
@@ -138,9 +139,9 @@ class Topology:
             "switches_by_tier": switches,
             "racks": int(len(np.unique(self.rack[self.rack >= 0]))),
             "rows": int(len(np.unique(self.row[self.row >= 0]))),
-            "cables": int(len(cables)),
-            "links_by_tech": {k: int(v) for k, v in cables.groupby("tech").size().items()},
-            "links_by_tier": {k: int(v) for k, v in cables.groupby("tier").size().items()},
+            "cables": int(cables["bundle"].sum()),
+            "links_by_tech": {k: int(v) for k, v in cables.groupby("tech")["bundle"].sum().items()},
+            "links_by_tier": {k: int(v) for k, v in cables.groupby("tier")["bundle"].sum().items()},
             "links_by_tier_tech": by_tier_tech,
             "cable_length_m": {
                 "min": float(lengths.min()) if lengths.size else 0.0,
@@ -196,7 +197,8 @@ class TopologyBuilder:
 
     # -- cables -------------------------------------------------------------------------
     def add_cables(self, a, b, tier: str, *, lanes=None, lane_rate_bps: float | None = None,
-                   bandwidth_bps=None, latency_s=None, length_m=None, tech: str | None = None) -> None:
+                   bandwidth_bps=None, latency_s=None, length_m=None, tech: str | None = None,
+                   bundle: int = 1) -> None:
         """Cables a[i] <-> b[i]. Either PHY-modelled (``lanes`` x ``lane_rate_bps``) or
         idealised (``bandwidth_bps`` and ``latency_s`` per direction, no PHY)."""
         a = np.atleast_1d(np.asarray(a, dtype=np.int64))
@@ -215,7 +217,8 @@ class TopologyBuilder:
                               field="link")
         self._cables.append(dict(a=a.copy(), b=b.copy(), tier=tier, lanes=vec(lanes),
                                  lane_rate_bps=lane_rate_bps, bandwidth_bps=vec(bandwidth_bps),
-                                 latency_s=vec(latency_s), length_m=vec(length_m), tech=tech))
+                                 latency_s=vec(latency_s), length_m=vec(length_m), tech=tech,
+                                 bundle=np.full(n, float(bundle))))
 
     # -- finish -------------------------------------------------------------------------
     def build(self, *, policy: str = "copper-first", tier_policy=None, params=None) -> Topology:
@@ -228,7 +231,7 @@ class TopologyBuilder:
         rows, slots = row_of[racks], slot_of[racks]   # rack -1 picks the trailing -1
         cols: dict[str, list] = {k: [] for k in (
             "a", "b", "tier", "tech", "length_m", "lanes", "lane_rate_bps", "capacity_bps",
-            "latency_s", "energy_pj_per_bit", "port_power_w", "optical", "transceivers")}
+            "latency_s", "energy_pj_per_bit", "port_power_w", "optical", "transceivers", "bundle")}
         any_ideal = False
         for blk in self._cables:
             a, b = blk["a"], blk["b"]
@@ -243,6 +246,7 @@ class TopologyBuilder:
             cols["b"].append(b)
             cols["tier"].append(np.full(n, blk["tier"], dtype=object))
             cols["length_m"].append(length)
+            cols["bundle"].append(blk["bundle"])
             if blk["bandwidth_bps"] is not None:
                 any_ideal = True
                 cols["tech"].append(np.full(n, blk["tech"] or "ideal", dtype=object))
@@ -292,6 +296,7 @@ class TopologyBuilder:
             energy_pj_per_bit=two(c["energy_pj_per_bit"]).astype(float),
             port_power_w=two(c["port_power_w"]).astype(float),
             optical=two(c["optical"]).astype(bool), transceivers=two(c["transceivers"]).astype(float),
+            bundle=two(c["bundle"]).astype(float),
             gpu_node=gpu_node, scaleup_domain=dom, direct=self.direct,
             policy=policy if not (any_ideal and not any(b["bandwidth_bps"] is None for b in self._cables)) else "ideal",
             tier_policy=tier_policy, geometry=self.geometry, notes=dict(self.notes))
