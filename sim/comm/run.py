@@ -19,7 +19,7 @@ routes (bytes x links x pJ/bit), so concurrent traffic is not counted in.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import simpy
@@ -208,33 +208,45 @@ def _result(fabric, plans, op, size_bytes, chunks, start_s, time_s) -> Collectiv
 
 # ---------------------------------------------------------------------------------------
 def analytical_time(fabric, plan: _Plan, chunks: int, intra: str, inter: str) -> float:
-    """Closed form for one communicator, α and B taken from the fabric's paths."""
+    """Closed form for one communicator, α and B taken from the fabric's paths.
+
+    Pairs inside one scale-up domain and pairs across domains are two classes, each with its
+    own α (largest path latency) and B (smallest path bottleneck). A communicator whose pairs
+    are all of one class gets the algorithm's closed form; a flat algorithm whose steps mix
+    the classes (e.g. a ring or an all-to-all over several NVLink domains) gets the same
+    alpha-beta model summed wave by wave, each port class loaded with its own bytes.
+    """
     s = plan.schedule
     if not s.n_rows:
         return 0.0
     eps = plan.comm.endpoints
-    pairs = np.unique(s.src * s.n + s.dst)
-    a, b = pairs // s.n, pairs % s.n
-    lev = np.zeros(pairs.size, np.int8)
+    dom = getattr(fabric.topology, "scaleup_domain", None)
     key = s.src * s.n + s.dst
-    np.maximum.at(lev, np.searchsorted(pairs, key), s.level)
-    _, _, lat, bn = _route_info(fabric, eps[a], eps[b])
+    pairs, inv = np.unique(key, return_inverse=True)
+    a, b = eps[pairs // s.n], eps[pairs % s.n]
+    cross = (np.zeros(pairs.size, bool) if dom is None
+             else np.asarray(dom)[a] != np.asarray(dom)[b])
+    _, _, lat, bn = _route_info(fabric, a, b)
     alpha, bw = [0.0, 0.0], [np.inf, np.inf]
     for lv in (0, 1):
-        m = lev == lv
+        m = cross == bool(lv)
         if m.any():
             alpha[lv] = float(lat[m].max())
             bw[lv] = float(bn[m].min()) / 8.0
-    if s.algorithm == "hierarchical":
-        layout = domain_layout(eps, fabric.topology.scaleup_domain)
+    classes = np.unique(cross)
+    if s.algorithm == "hierarchical" and chunks == 1:
+        layout = domain_layout(eps, dom)
         return closed_form(s.op, "hierarchical", s.n, s.size_bytes, alpha[0], bw[0],
                            chunks=chunks, root=s.root, local_size=layout.shape[1],
                            alpha_inter_s=alpha[1], bandwidth_inter_Bps=bw[1],
                            intra=intra, inter=inter)
-    if s.op == "alltoall" and not np.allclose(s.flow_bytes, s.flow_bytes[0]):
-        return schedule_time(s, chunks, alpha[0], bw[0])    # uneven: same α-β model, per wave
-    return closed_form(s.op, s.algorithm, s.n, s.size_bytes, alpha[0], bw[0], chunks=chunks,
-                       root=s.root)
+    uneven = s.op == "alltoall" and not np.allclose(s.flow_bytes, s.flow_bytes[0])
+    if classes.size == 1 and s.algorithm != "hierarchical" and not uneven:
+        lv = int(classes[0])
+        return closed_form(s.op, s.algorithm, s.n, s.size_bytes, alpha[lv], bw[lv],
+                           chunks=chunks, root=s.root)
+    tagged = replace(s, level=cross[inv].astype(np.int8))
+    return schedule_time(tagged, chunks, alpha, bw)
 
 
 def _lockstep(env, fabric, eps: np.ndarray, w: Waves):

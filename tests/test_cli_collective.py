@@ -1,0 +1,78 @@
+"""``cposim collective``: the issue's command lines, the JSON fields, and bad arguments."""
+
+import json
+
+import pytest
+
+from sim.cli import main
+
+
+def _json(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_issue_command_on_a_switch(capsys):
+    out = _json(capsys, ["collective", "--op", "allreduce", "--algo", "ring", "--gpus", "8",
+                         "--size", "1MiB", "--topology", "switch", "--link-bandwidth", "50GB/s",
+                         "--link-latency", "500ns", "--fidelity", "flow", "--json"])
+    n, S, a, B = 8, 2**20, 2 * 500e-9, 50e9
+    want = 2 * (n - 1) * (a + S / (n * B))
+    assert out["time_s"] == pytest.approx(want, rel=1e-3)
+    assert out["algbw_Bps"] == pytest.approx(S / out["time_s"])
+    assert out["busbw_Bps"] == pytest.approx(S / out["time_s"] * 2 * (n - 1) / n)
+    assert out["bytes_on_wire"] == pytest.approx(n * 2 * (n - 1) / n * S)
+    assert out["link_bytes"] == pytest.approx(2 * out["bytes_on_wire"])   # up + down link
+    for key in ("energy_j", "per_technology", "closed_form_time_s", "algorithm"):
+        assert key in out
+    assert sum(t["link_bytes"] for t in out["per_technology"]) == pytest.approx(out["link_bytes"])
+
+
+def test_switch_latency_adds_per_step(capsys):
+    base = ["collective", "--op", "allgather", "--algo", "ring", "--gpus", "4", "--size", "4MiB",
+            "--fidelity", "analytical", "--json"]
+    t0 = _json(capsys, base)["time_s"]
+    t1 = _json(capsys, base + ["--switch-latency", "100ns"])["time_s"]
+    assert t1 - t0 == pytest.approx(3 * 100e-9, rel=1e-9)
+
+
+def test_preset_with_policy_reports_energy_per_technology(capsys):
+    out = _json(capsys, ["collective", "--op", "allreduce", "--size", "64MiB", "--topology",
+                         "dgx-h100-superpod", "--gpus", "16", "--policy", "cpo", "--json"])
+    assert out["algorithm"] == "hierarchical"
+    assert out["policy"] == "cpo"
+    techs = {t["tech"] for t in out["per_technology"]}
+    assert techs == {"cpo"}
+    assert out["energy_j"] > 0
+    assert out["energy_j"] == pytest.approx(sum(t["energy_j"] for t in out["per_technology"]))
+    assert out["time_s"] == pytest.approx(out["closed_form_time_s"], rel=1e-3)
+
+
+def test_readable_table(capsys):
+    assert main(["collective", "--op", "alltoall", "--size", "1MiB", "--gpus", "4"]) == 0
+    text = capsys.readouterr().out
+    assert "busbw" in text and "direct" in text and "energy" in text
+
+
+@pytest.mark.parametrize("argv,field", [
+    (["--op", "allsum", "--size", "1MiB"], "op"),
+    (["--op", "allreduce", "--size", "-1MiB"], "size"),
+    (["--op", "allreduce", "--size", "1 furlong"], "size"),
+    (["--op", "allreduce", "--size", "1MiB", "--algo", "magic"], "algo"),
+    (["--op", "alltoall", "--size", "1MiB", "--algo", "ring"], "algorithm"),
+    (["--op", "allreduce", "--size", "1MiB", "--algo", "hd", "--gpus", "6"], "algorithm"),
+    (["--op", "allreduce", "--size", "1MiB", "--fidelity", "exact"], "fidelity"),
+    (["--op", "allreduce", "--size", "1MiB", "--link-bandwidth", "0GB/s"], "link-bandwidth"),
+    (["--op", "allreduce", "--size", "1MiB", "--gpus", "0"], "gpus"),
+    (["--op", "allreduce", "--size", "1MiB", "--chunks", "0"], "chunks"),
+    (["--op", "allreduce", "--size", "1MiB", "--topology", "nowhere"], "topology"),
+    (["--op", "allreduce", "--size", "1MiB", "--policy", "cpo"], "policy"),
+    (["--op", "allreduce", "--size", "1MiB", "--topology", "leaf-spine", "--link-latency",
+      "1us"], "link-latency"),
+    (["--op", "allreduce", "--size", "1MiB", "--algo", "hierarchical"], "algorithm"),
+])
+def test_bad_arguments_exit_2_with_one_line(capsys, argv, field):
+    assert main(["collective", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert field in err
