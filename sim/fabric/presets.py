@@ -78,7 +78,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def build_topology(name_or_spec, *, gpus: int | None = None, policy: str = "copper-first",
+def build_topology(name_or_spec, *, gpus: int | None = None, policy: str | None = None,
                    tier_policy=None, lane_rate_bps: float | None = None, params=None,
                    geometry: Geometry | dict | None = None, **kw) -> Topology:
     """A topology from a preset name, a spec dict, or a path to a TOML/JSON topology file.
@@ -88,6 +88,7 @@ def build_topology(name_or_spec, *, gpus: int | None = None, policy: str = "copp
     """
     if isinstance(geometry, dict):
         geometry = Geometry.from_mapping(geometry)
+    # a file may name its own policy; for presets the default is copper-first
     if isinstance(name_or_spec, dict):
         from sim.fabric.userfile import topology_from_spec
         return topology_from_spec(name_or_spec, source=None, policy=policy,
@@ -133,7 +134,7 @@ def build_topology(name_or_spec, *, gpus: int | None = None, policy: str = "copp
             b = builders.cluster(f"{name_or_spec}-{n}", gpus=n, geometry=geometry, **args)
         except TypeError as exc:
             raise CposimError(str(exc), field="topology") from None
-    return b.build(policy=policy, tier_policy=tier_policy, params=params)
+    return b.build(policy=policy or "copper-first", tier_policy=tier_policy, params=params)
 
 
 def preset_names() -> list[str]:

@@ -9,8 +9,11 @@ technology, length and capacity. Numbers per directed link:
   an idealised link has the bandwidth it was given.
 * ``latency_s``: one-way PHY + propagation of that cable (``LinkResult.latency_s``).
 * ``energy_pj_per_bit``: per bit carried, one direction (TX at one end + RX at the other).
-* ``port_power_w``: the power of the port at the link's *source* end (TX+RX); summing it
-  over directed links counts both ends of every cable once.
+* ``port_power_w``: the module / optical engine (+ laser, cable-plug retimers) of the port at
+  the link's *source* end (TX+RX), what the industry quotes as port power (30 W pluggable vs
+  9 W CPO at 1.6T); ``port_total_power_w`` adds the host SerDes driving it. Summing over
+  directed links counts both ends of every cable once. ``summary()['link_power_w']`` is the
+  total including host SerDes; ``module_power_w`` the modules/engines only.
 * ``transceivers``: optical modules/engines at the source end (fractional when a module
   carries several links, e.g. a twin-port 800G OSFP serving two 400G links).
 
@@ -60,6 +63,7 @@ class Topology:
     lane_rate_bps: np.ndarray
     energy_pj_per_bit: np.ndarray
     port_power_w: np.ndarray
+    port_total_power_w: np.ndarray  # port_power_w + host SerDes driving it
     optical: np.ndarray
     transceivers: np.ndarray
     bundle: np.ndarray          # physical cables this link record stands for
@@ -100,7 +104,8 @@ class Topology:
             "tech": self.tech, "length_m": self.length_m, "lanes": self.lanes,
             "lane_rate_bps": self.lane_rate_bps, "capacity_bps": self.capacity_bps,
             "latency_s": self.latency_s, "energy_pj_per_bit": self.energy_pj_per_bit,
-            "port_power_w": self.port_power_w, "optical": self.optical,
+            "port_power_w": self.port_power_w, "port_total_power_w": self.port_total_power_w,
+            "optical": self.optical,
             "transceivers": self.transceivers, "bundle": self.bundle,
         })
 
@@ -122,7 +127,7 @@ class Topology:
                     zip(*np.unique(self.node_tier[self.kind == "switch"], return_counts=True))}
         n = max(self.n_gpus, 1)
         power_by_tech = {k: float(v) for k, v in
-                         self.links_frame().groupby("tech")["port_power_w"].sum().items()}
+                         self.links_frame().groupby("tech")["port_total_power_w"].sum().items()}
         gpu_bw = {}
         for t in np.unique(self.tier):
             m = (self.tier == t) & (self.kind[self.src] == "gpu")
@@ -153,9 +158,10 @@ class Topology:
             "gpu_bandwidth_bps_by_tier": gpu_bw,
             "optical_transceivers": float(self.transceivers.sum()),
             "transceivers_per_gpu": float(self.transceivers.sum() / n),
-            "link_power_w": float(self.port_power_w.sum()),
+            "link_power_w": float(self.port_total_power_w.sum()),
             "link_power_w_by_tech": power_by_tech,
-            "link_power_w_per_gpu": float(self.port_power_w.sum() / n),
+            "link_power_w_per_gpu": float(self.port_total_power_w.sum() / n),
+            "module_power_w": float(self.port_power_w.sum()),
             "notes": dict(self.notes),
         }
 
@@ -231,7 +237,8 @@ class TopologyBuilder:
         rows, slots = row_of[racks], slot_of[racks]   # rack -1 picks the trailing -1
         cols: dict[str, list] = {k: [] for k in (
             "a", "b", "tier", "tech", "length_m", "lanes", "lane_rate_bps", "capacity_bps",
-            "latency_s", "energy_pj_per_bit", "port_power_w", "optical", "transceivers", "bundle")}
+            "latency_s", "energy_pj_per_bit", "port_power_w", "port_total_power_w", "optical",
+            "transceivers", "bundle")}
         any_ideal = False
         for blk in self._cables:
             a, b = blk["a"], blk["b"]
@@ -254,7 +261,7 @@ class TopologyBuilder:
                 cols["lane_rate_bps"].append(np.zeros(n))
                 cols["capacity_bps"].append(blk["bandwidth_bps"])
                 cols["latency_s"].append(blk["latency_s"])
-                for k in ("energy_pj_per_bit", "port_power_w", "transceivers"):
+                for k in ("energy_pj_per_bit", "port_power_w", "port_total_power_w", "transceivers"):
                     cols[k].append(np.zeros(n))
                 cols["optical"].append(np.zeros(n, dtype=bool))
                 continue
@@ -272,6 +279,8 @@ class TopologyBuilder:
             cols["latency_s"].append(per(lambda r: r.latency_s))
             cols["energy_pj_per_bit"].append(per(lambda r: r.energy_pj_per_bit))
             cols["port_power_w"].append(per(lambda r: r.port_power_w) * scale)
+            cols["port_total_power_w"].append(
+                per(lambda r: getattr(r, "port_total_power_w", r.port_power_w)) * scale)
             cols["optical"].append(per(lambda r: bool(r.optical)))
             cols["transceivers"].append(per(lambda r: float(r.transceivers)) * scale)
         c = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
@@ -295,6 +304,7 @@ class TopologyBuilder:
             lanes=two(c["lanes"]).astype(float), lane_rate_bps=two(c["lane_rate_bps"]).astype(float),
             energy_pj_per_bit=two(c["energy_pj_per_bit"]).astype(float),
             port_power_w=two(c["port_power_w"]).astype(float),
+            port_total_power_w=two(c["port_total_power_w"]).astype(float),
             optical=two(c["optical"]).astype(bool), transceivers=two(c["transceivers"]).astype(float),
             bundle=two(c["bundle"]).astype(float),
             gpu_node=gpu_node, scaleup_domain=dom, direct=self.direct,
