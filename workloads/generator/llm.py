@@ -177,6 +177,7 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
                                           if o.kind == "compute" and o.phase != "optimizer")
                       for pr in programs)
     metadata = {
+        "format": "cposim-generator",
         "source": "cposim generator (workloads.generator.llm)",
         "model": spec.name,
         "model_source": spec.source,
