@@ -203,7 +203,7 @@ def _resolve(tech: str, lane_rate_bps: float, length: float, params: Parameters)
         max_reach = spec.max_reach_m if cls is not None else 0.0
     else:
         config, reason = _copper_config(tech, rk, length, spec, get)
-        max_reach = _copper_max_reach(tech, rk, spec, get)
+        max_reach = _copper_max_reach(tech, rk, params)
         if config is None:
             cls, retimers = None, 0
             host_loss = (channel.dac_db(get, f, length) if tech == "copper-dac"
@@ -309,8 +309,15 @@ def _copper_config(tech: str, rk: str, length: float, spec: TechSpec,
     return best, None
 
 
-def _copper_max_reach(tech: str, rk: str, spec: TechSpec, get: channel.Reader) -> float:
-    """Longest feasible length (bisection; feasibility is monotone in length)."""
+@lru_cache(maxsize=1024)
+def _copper_max_reach(tech: str, rk: str, params: Parameters) -> float:
+    """Longest feasible length (bisection to 1 um; feasibility is monotone in length).
+
+    Reads the same keys as :func:`_copper_configs`, which the caller has already recorded.
+    """
+    get = params.__getitem__
+    spec = build_spec(tech, rk, get)
+
     def ok(length: float) -> bool:
         return bool(_copper_configs(tech, rk, length, get))
 
@@ -320,7 +327,7 @@ def _copper_max_reach(tech: str, rk: str, spec: TechSpec, get: channel.Reader) -
     lo = 0.0
     if not ok(lo):
         return 0.0
-    for _ in range(60):
+    while hi - lo > 1e-6:
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if ok(mid) else (lo, mid)
     return lo

@@ -84,6 +84,11 @@ def _to_si(value: Any, unit: str, *, key: str) -> float:
         if unit == "bool" and out not in (0.0, 1.0):
             raise CposimError(f"{value!r} is not a boolean (0/1, true/false)", field=key)
         return out
+    if isinstance(value, str):
+        try:  # a bare number from the CLI or TOML is in the table's unit, like a number
+            value = float(value)
+        except ValueError:
+            pass
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = f"{value!r} {unit}"
     if isinstance(value, str):
