@@ -26,7 +26,7 @@ def test_defaults_derive_dp_and_sp():
 
 def test_all_options():
     a = _parse("--model", "mixtral-8x7b", "--gpus", "64", "--tp", "2", "--pp", "4", "--dp", "8",
-               "--ep", "4", "--vpp", "2", "--no-sp", "--zero", "0", "--micro-batch", "2",
+               "--ep", "4", "--vpp", "2", "--sp", "--zero", "0", "--micro-batch", "2",
                "--global-batch", "128", "--seq-len", "2048", "--gpu", "gb300", "--mfu", "0.4",
                "--recompute", "--bucket-size", "25M")
     tr = generate_from_args(a)
@@ -34,7 +34,7 @@ def test_all_options():
     assert md["schedule"] == "interleaved"             # implied by --vpp 2
     assert md["parallelism"]["recompute"] == "full"    # bare --recompute
     assert md["parallelism"]["bucket_size_params"] == 25e6
-    assert md["parallelism"]["sp"] is False and md["parallelism"]["ep"] == 4
+    assert md["parallelism"]["sp"] is True and md["parallelism"]["ep"] == 4
     assert md["gpu"]["name"] == "gb300" and md["gpu"]["fraction"] == 0.4
     assert {"tp", "pp", "dp", "ep", "dp_ep"} <= set(tr.groups)
 
@@ -46,6 +46,10 @@ def test_bad_values_raise_cposim_error():
     with pytest.raises(CposimError) as e:
         generate_from_args(_parse("--model", "llama3-8b", "--gpus", "12", "--tp", "8"))
     assert e.value.field == "gpus"
+    with pytest.raises(CposimError) as e:
+        generate_from_args(_parse("--model", "mixtral-8x7b", "--gpus", "16", "--tp", "2",
+                                  "--ep", "2", "--no-sp", "--global-batch", "8"))
+    assert e.value.field == "sp"
     with pytest.raises(SystemExit):
         _parse("--model", "gpt-5", "--gpus", "8")
 

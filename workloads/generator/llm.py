@@ -91,8 +91,12 @@ class _Stage:
         return i
 
 
-def _deps(*ids: int | None) -> tuple[int, ...]:
-    return tuple(sorted({i for i in ids if i is not None}))
+def _deps(a: int | None, b: int | None = None) -> tuple[int, ...]:
+    if a is None:
+        return () if b is None else (b,)
+    if b is None or b == a:
+        return (a,)
+    return (a, b) if a < b else (b, a)
 
 
 def _block_list(model: ModelSpec, ctx: B.Ctx, layers: range, first: bool,
@@ -141,6 +145,10 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
         schedule = "interleaved" if vpp > 1 else "1f1b"
     if ep > 1 and not spec.is_moe:
         raise CposimError(f"ep = {ep} needs an MoE model; {spec.name} is dense", field="ep")
+    if spec.is_moe and tp > 1 and ep > 1 and not sp:
+        # Megatron-LM arguments.py: "When using expert parallelism and tensor parallelism,
+        # sequence parallelism must be used."
+        raise CposimError("MoE with tp > 1 and ep > 1 needs sequence parallelism", field="sp")
     if spec.is_moe and spec.n_experts % ep:
         raise CposimError(f"{spec.n_experts} experts cannot be split over ep = {ep}", field="ep")
     cfg = ParallelConfig(gpus=gpus, tp=tp, pp=pp, dp=dp, ep=ep, vpp=vpp, sp=bool(sp),
