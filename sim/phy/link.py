@@ -20,6 +20,7 @@ flat in length up to the optical reach, and latency grows with the fibre at 4.9 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -159,7 +160,7 @@ def _params(params: Parameters | Mapping[str, Any] | None) -> Parameters:
 
 
 def _check_length(length_m: float) -> float:
-    if isinstance(length_m, bool) or not isinstance(length_m, (int, float)):
+    if isinstance(length_m, bool) or not isinstance(length_m, numbers.Real):
         raise CposimError(f"length {length_m!r} is not a number of metres", field="length")
     if not math.isfinite(length_m) or length_m < 0:
         raise CposimError(f"length {length_m!r} m must be a finite number >= 0", field="length")
@@ -171,7 +172,7 @@ def resolve_link(tech: str, lane_rate_bps: float, length_m: float, *,
     """Resolve one link. ``params``: a :class:`Parameters`, an overrides dict, or ``None``."""
     check_tech(tech)
     length = _check_length(length_m)
-    if isinstance(lane_rate_bps, bool) or not isinstance(lane_rate_bps, (int, float)):
+    if isinstance(lane_rate_bps, bool) or not isinstance(lane_rate_bps, numbers.Real):
         raise CposimError(f"lane rate {lane_rate_bps!r} is not a number of bit/s",
                           field="lane_rate")
     return _resolve(tech, float(lane_rate_bps), length, _params(params))
