@@ -207,6 +207,24 @@ def test_deterministic_for_a_seed():
     assert np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("routing", ["ecmp-hash", "ecmp-even"])
+def test_high_degree_lookup_routes_like_the_full_scan(routing):
+    topo = build_topology("fat-tree", gpus=256, su_gpus=4, radix=16)
+    rng = np.random.default_rng(2)
+    src, dst = rng.integers(0, 256, 500), rng.integers(0, 256, 500)
+    tables = []
+    for big in (10 ** 9, 0):          # scan every out-link vs look up the next level only
+        fab = make_fabric(simpy.Environment(), topo, routing=routing, seed=3)
+        for g in (fab.router.g_up, fab.router.g_out, fab.router.g_all):
+            if g is not None:
+                g.big_degree = big
+        rids = fab.router.route_ids(src, dst)
+        ptr, links, coef, lat, _ = fab.router.table()
+        tables.append([(tuple(links[ptr[r]:ptr[r + 1]]), tuple(coef[ptr[r]:ptr[r + 1]]), lat[r])
+                       for r in rids])
+    assert tables[0] == tables[1]
+
+
 def test_even_split_torus_path():
     topo = ideal_torus((4, 4), link_bandwidth_bps=100e9, link_latency_s=1e-6)
     fab = make_fabric(simpy.Environment(), topo, routing="ecmp-even")

@@ -162,9 +162,11 @@ def cluster(name: str, *, gpus: int, gpus_per_rack: int = 32, scaleup_size: int 
     for p in range(planes):
         tag = f"p{p}." if planes > 1 else ""
         leaves = np.zeros(n_leaves, dtype=np.int64)
+        first_gpu = np.zeros(n_leaves, dtype=np.int64)
+        first_gpu[leaf_idx[::-1]] = np.arange(gpus)[::-1]     # lowest GPU index per leaf
         for li in range(n_leaves):
-            first = int(np.flatnonzero(leaf_idx == li)[0]) if (leaf_idx == li).any() else 0
-            leaves[li] = b.add_switch(f"{tag}leaf{li}", "leaf", row_net_rack[int(gpu_row[first])])
+            leaves[li] = b.add_switch(f"{tag}leaf{li}", "leaf",
+                                      row_net_rack[int(gpu_row[first_gpu[li]])])
         b.add_cables(gid, leaves[leaf_idx], "leaf", lanes=lanes_pp, lane_rate_bps=nic_lane_rate_bps)
         if tiers == 1:
             continue

@@ -69,6 +69,12 @@ class RouteGraph:
         self._dists: list[np.ndarray] = []
         self._mat: np.ndarray | None = None
         self._gpu_key: dict[int, int] = {}
+        self._levels: dict = {}
+        self._t_nodes = np.flatnonzero(self.transit)
+        pk = ls * n + ld
+        order = np.argsort(pk, kind="stable")
+        self._pk, self._pl = pk[order], self.link_ids[order]
+        self.big_degree = 64
 
     def key(self, node: int) -> int:
         """Distance-table index for destination ``node``."""
@@ -82,10 +88,8 @@ class RouteGraph:
             d0 = 0
         else:
             inl = self.in_links[self.in_ptr[node]:self.in_ptr[node + 1]]
-            up = np.unique(topo.src[inl])
-            up = up[self.transit[up]]
-            att = tuple(int(u) for u in up)
-            seeds = self.tidx[up]
+            att = tuple(sorted({u for u in topo.src[inl].tolist() if self.transit[u]}))
+            seeds = self.tidx[np.array(att, dtype=np.int64)]
             d0 = 1
         k = self._key_of.get(att)
         if k is None:
@@ -116,18 +120,81 @@ class RouteGraph:
             self._mat = np.stack(self._dists) if self._dists else np.zeros((0, self.n_transit), np.int32)
         return self._mat
 
+    def _level(self, k: int, d: int) -> np.ndarray:
+        """Transit nodes (global ids) at distance ``d`` in table ``k``, cached."""
+        got = self._levels.get((k, d))
+        if got is None:
+            got = self._t_nodes[self._dists[k] == d]
+            self._levels[(k, d)] = got
+        return got
+
+    def _lookup(self, a: np.ndarray, b: np.ndarray):
+        """Link ids a[i] -> b[i] (parallel links allowed): (entry -> i, link ids)."""
+        key = a * self.topo.n_nodes + b
+        lo = np.searchsorted(self._pk, key, "left")
+        hi = np.searchsorted(self._pk, key, "right")
+        cnt = hi - lo
+        rep = np.repeat(np.arange(a.size), cnt)
+        idx = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(cnt.sum())
+        return rep, self._pl[idx]
+
     def _expand(self, cur, dst, keys):
-        """Out-links of each cur node and their remaining cost to dst."""
-        deg = self.out_ptr[cur + 1] - self.out_ptr[cur]
-        rep = np.repeat(np.arange(cur.size), deg)
-        starts = np.repeat(self.out_ptr[cur], deg)
-        offs = np.arange(rep.size) - np.repeat(np.cumsum(deg) - deg, deg)
-        links = self.out_links[starts + offs]
-        w = self.topo.dst[links]
+        """Candidate out-links of each cur node and their remaining cost to dst.
+
+        Low-degree nodes: every out-link, costed from the distance table. High-degree nodes
+        (a spine with hundreds of ports): look up only the links toward the destination
+        itself or toward the next distance level, per distinct (node, table) pair.
+        """
+        topo = self.topo
         mat = self._matrix()
+        deg = self.out_ptr[cur + 1] - self.out_ptr[cur]
+        is_big = (deg > self.big_degree) & self.transit[cur]   # sources always scan
+        small = np.flatnonzero(~is_big)
+        dsm = deg[small]
+        rep = np.repeat(small, dsm)
+        starts = np.repeat(self.out_ptr[cur[small]], dsm)
+        offs = np.arange(rep.size) - np.repeat(np.cumsum(dsm) - dsm, dsm)
+        links = self.out_links[starts + offs]
+        w = topo.dst[links]
         ti = self.tidx[w]
         cost = np.where(ti >= 0, mat[keys[rep], np.maximum(ti, 0)], _INF).astype(np.int64)
         cost[w == dst[rep]] = 0
+        big = np.flatnonzero(is_big)
+        if big.size:
+            parts_r, parts_l, parts_c = [rep], [links], [cost]
+            r_d, l_d = self._lookup(cur[big], dst[big])       # straight to the destination
+            parts_r.append(big[r_d])
+            parts_l.append(l_d)
+            parts_c.append(np.zeros(l_d.size, dtype=np.int64))
+            rest = big[np.bincount(r_d, minlength=big.size) == 0]
+            if rest.size:
+                pair = cur[rest] * len(self._dists) + keys[rest]
+                upair, inv = np.unique(pair, return_inverse=True)
+                p_links, p_ptr = [], [0]
+                for pv in upair.tolist():
+                    v, k = divmod(pv, len(self._dists))
+                    d = int(self._dists[k][self.tidx[v]])
+                    nxt = self._level(k, d - 1) if d < _INF else np.zeros(0, np.int64)
+                    _, ll = self._lookup(np.full(nxt.size, v), nxt)
+                    p_links.append(ll)
+                    p_ptr.append(p_ptr[-1] + ll.size)
+                p_ptr = np.asarray(p_ptr)
+                p_links = np.concatenate(p_links) if p_links else np.zeros(0, np.int64)
+                cnt = (p_ptr[1:] - p_ptr[:-1])[inv]
+                r2 = np.repeat(rest, cnt)
+                idx = np.repeat(p_ptr[:-1][inv] - (np.cumsum(cnt) - cnt), cnt) + np.arange(cnt.sum())
+                l2 = p_links[idx]
+                parts_r.append(r2)
+                parts_l.append(l2)
+                parts_c.append(mat[keys[r2], self.tidx[topo.dst[l2]]].astype(np.int64))
+            rep = np.concatenate(parts_r)
+            links = np.concatenate(parts_l)
+            order = np.lexsort((links, rep))     # same candidate order as the scan: by link id
+            rep = rep[order]
+            links = links[order]
+            cost = np.concatenate(parts_c)[order]
+            w = topo.dst[links]
+        deg = np.bincount(rep, minlength=cur.size)
         return rep, deg, links, w, cost
 
     def paths(self, src: np.ndarray, dst: np.ndarray, *, mode: str, seed: int):
