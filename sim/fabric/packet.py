@@ -30,19 +30,35 @@ from sim.fabric.base import FabricBase
 SWITCHING = ("cut-through", "store-and-forward")
 
 
-class _Flow:
-    __slots__ = ("path", "last_hop", "size", "n_pkts", "mtu", "injected", "sent_last",
-                 "qs", "group", "index")
+class _Port:
+    """The output port feeding one directed link: round-robin over per-flow queues."""
+    __slots__ = ("link", "rr", "busy", "cap_Bps", "lat", "hop_lat", "bytes")
 
-    def __init__(self, path, size, mtu, group, index):
-        self.path = path
-        self.last_hop = len(path) - 1
+    def __init__(self, link, cap_Bps, lat, hop_lat):
+        self.link = link
+        self.rr = deque()
+        self.busy = False
+        self.cap_Bps = cap_Bps
+        self.lat = lat
+        self.hop_lat = hop_lat     # link latency + the far-end switch latency (cut-through)
+        self.bytes = 0.0
+
+
+class _Flow:
+    __slots__ = ("ports", "last_hop", "size", "n_pkts", "mtu", "last_size", "injected",
+                 "sent_last", "qs", "group", "index", "swlat")
+
+    def __init__(self, ports, swlat, size, mtu, group, index):
+        self.ports = ports
+        self.swlat = swlat
+        self.last_hop = len(ports) - 1
         self.size = size
         self.mtu = mtu
         self.n_pkts = int(-(-size // mtu))
+        self.last_size = size - mtu * (self.n_pkts - 1)
         self.injected = 0
         self.sent_last = 0
-        self.qs = [None] + [deque() for _ in path[1:]]
+        self.qs = [None] + [deque() for _ in ports[1:]]
         self.group = group
         self.index = index
 
@@ -68,20 +84,22 @@ class PacketFabric(FabricBase):
         self.mtu = int(mtu_bytes)
         self.cut_through = switching == "cut-through"
         n = topology.n_links
-        self._cap_Bps = (topology.capacity_bps / 8.0).tolist()
-        self._lat = topology.latency_s.tolist()
-        self._swlat = topology.switch_latency_s[topology.dst].tolist()  # at the link's far end
-        self._rr = [deque() for _ in range(n)]
-        self._busy = [False] * n
-        self._bytes = [0.0] * n
+        swlat = topology.switch_latency_s[topology.dst]          # at the link's far end
+        self._swlat = swlat.tolist()
+        self._ports = [_Port(i, c, l, l + s) for i, (c, l, s) in enumerate(zip(
+            (topology.capacity_bps / 8.0).tolist(), topology.latency_s.tolist(), self._swlat))]
         self._n_pkts = 0
-        self._n_events = 0
+        self._last_sent = 0         # packets sent on a last hop (no hand-on event)
+        self._flows_moving = 0
 
     @property
     def stats(self) -> dict:
         out = dict(self._stats)
         out["packets"] = self._n_pkts
-        out["sim_events"] = self._stats["sim_events"] + self._n_events
+        # per packet-hop: one serialisation event, plus one hand-on event except at the last
+        # hop; per flow one delivery event (counted here, not in the hot path)
+        out["sim_events"] = (self._stats["sim_events"] + 2 * self._n_pkts
+                             - self._last_sent + self._flows_moving)
         return out
 
     @stats.setter
@@ -90,7 +108,7 @@ class PacketFabric(FabricBase):
 
     @property
     def link_bytes(self) -> np.ndarray:
-        return np.asarray(self._bytes, dtype=np.float64)
+        return np.fromiter((p.bytes for p in self._ports), dtype=np.float64, count=len(self._ports))
 
     def _ordered_path(self, links: np.ndarray, src_node: int) -> list[int]:
         topo = self.topology
@@ -126,10 +144,12 @@ class PacketFabric(FabricBase):
             if size[i] <= 0 or ptr[r + 1] == ptr[r]:
                 continue
             path = self._ordered_path(links[ptr[r]:ptr[r + 1]], int(self.topology.gpu_node[src[i]]))
-            f = _Flow(path, float(size[i]), self.mtu, grp, i)
+            f = _Flow([self._ports[l] for l in path], [self._swlat[l] for l in path],
+                      float(size[i]), self.mtu, grp, i)
             grp.left += 1
-            first = path[0]
-            self._rr[first].append((f, 0))
+            self._flows_moving += 1
+            first = f.ports[0]
+            first.rr.append((f, 0))
             idle.append(first)
         if grp.left == 0:
             def done(_ev):
@@ -137,69 +157,67 @@ class PacketFabric(FabricBase):
                 ev.succeed(grp.finish)
             self._at(float(grp.finish.max()) - env.now, done)
             return ev
-        for link in idle:
-            self._kick(link)
+        for port in idle:
+            if not port.busy:
+                self._send(port)
         return ev
 
-    def _kick(self, link: int) -> None:
-        if not self._busy[link]:
-            self._send(link)
-
-    def _send(self, link: int) -> None:
-        """Start serialising the next packet of ``link``'s round-robin queue."""
-        rr = self._rr[link]
+    def _send(self, port: _Port) -> None:
+        """Start serialising the next packet of ``port``'s round-robin queue."""
+        rr = port.rr
         env = self.env
         flow, hop = rr.popleft()
         now = env._now
         if hop == 0:
-            k = flow.injected
-            flow.injected = k + 1
-            size = flow.mtu if k + 1 < flow.n_pkts else flow.size - flow.mtu * k
-            tail_in = now
-            if k + 1 < flow.n_pkts:
+            k = flow.injected + 1
+            flow.injected = k
+            if k < flow.n_pkts:
+                size = flow.mtu
                 rr.append((flow, 0))
+            else:
+                size = flow.last_size
+            tail_in = now
         else:
             q = flow.qs[hop]
             size, tail_in = q.popleft()
             if q:
                 rr.append((flow, hop))
-        tx_end = now + size / self._cap_Bps[link]
+        tx_end = now + size / port.cap_Bps
         if tx_end < tail_in:
             tx_end = tail_in           # cut-through: cannot finish before the tail is in
-        tail_out = tx_end + self._lat[link]
-        self._bytes[link] += size
+        tail_out = tx_end + port.lat
+        port.bytes += size
         self._n_pkts += 1
         if hop == flow.last_hop:
             flow.sent_last += 1
+            self._last_sent += 1
             if flow.sent_last == flow.n_pkts:
-                t = Timeout(env, tail_out - now, flow)
-                t.callbacks.append(self._flow_done)
-                self._n_events += 1
+                Timeout(env, tail_out - now, flow).callbacks.append(self._flow_done)
+        elif self.cut_through:
+            Timeout(env, port.hop_lat, (flow, hop + 1, size, tail_out)).callbacks.append(
+                self._enqueue)
         else:
-            ready = (now + self._lat[link] + self._swlat[link]) if self.cut_through \
-                else (tail_out + self._swlat[link])
-            t = Timeout(env, ready - now, (flow, hop + 1, size, tail_out))
-            t.callbacks.append(self._enqueue)
-        self._busy[link] = True
-        t = Timeout(env, tx_end - now, link)
-        t.callbacks.append(self._tx_done)
-        self._n_events += 2
+            Timeout(env, tail_out + flow.swlat[hop] - now, (flow, hop + 1, size, tail_out)
+                    ).callbacks.append(self._enqueue)
+        port.busy = True
+        Timeout(env, tx_end - now, port).callbacks.append(self._tx_done)
 
     def _tx_done(self, ev) -> None:
-        link = ev._value
-        if self._rr[link]:
-            self._send(link)
+        port = ev._value
+        if port.rr:
+            self._send(port)
         else:
-            self._busy[link] = False
+            port.busy = False
 
     def _enqueue(self, ev) -> None:
         flow, hop, size, tail = ev._value
         q = flow.qs[hop]
         q.append((size, tail))
         if len(q) == 1:
-            link = flow.path[hop]
-            self._rr[link].append((flow, hop))
-            self._kick(link)
+            port = flow.ports[hop]
+            port.rr.append((flow, hop))
+            if not port.busy:
+                self._send(port)
 
     def _flow_done(self, ev) -> None:
         flow = ev._value
