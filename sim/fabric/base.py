@@ -37,7 +37,9 @@ class FabricBase:
 
     # -- queries ------------------------------------------------------------------------
     def _route(self, src_gpu, dst_gpu):
-        rid = int(self.router.route_ids(np.array([src_gpu]), np.array([dst_gpu]))[0])
+        rid = self.router._rid.get(int(src_gpu) * self.topology.n_gpus + int(dst_gpu))
+        if rid is None or not 0 <= int(src_gpu) < self.topology.n_gpus:
+            rid = int(self.router.route_ids(np.array([src_gpu]), np.array([dst_gpu]))[0])
         ptr, links, coef, lat, bneck = self.router.table()
         return rid, links[ptr[rid]:ptr[rid + 1]], coef[ptr[rid]:ptr[rid + 1]], lat[rid], bneck[rid]
 
@@ -50,7 +52,18 @@ class FabricBase:
         return float(self._route(src_gpu, dst_gpu)[4])
 
     def path_links(self, src_gpu: int, dst_gpu: int) -> np.ndarray:
+        """Directed link ids of the route (all links of all equal-cost paths if split)."""
         return self._route(src_gpu, dst_gpu)[1]
+
+    def path_latencies_s(self, src_gpu, dst_gpu) -> np.ndarray:
+        """Vectorised :meth:`path_latency_s` over arrays of GPU pairs."""
+        rids = self.router.route_ids(np.atleast_1d(src_gpu), np.atleast_1d(dst_gpu))
+        return self.router.table()[3][rids]
+
+    def path_bottlenecks_bps(self, src_gpu, dst_gpu) -> np.ndarray:
+        """Vectorised :meth:`path_bottleneck_bps` over arrays of GPU pairs."""
+        rids = self.router.route_ids(np.atleast_1d(src_gpu), np.atleast_1d(dst_gpu))
+        return self.router.table()[4][rids]
 
     # -- accounting ---------------------------------------------------------------------
     @property

@@ -297,9 +297,13 @@ class Router:
         self.out_ok = self.g_out is not None and bool(self.g_out.has_link[g].all())
         self.up_ok = np.zeros(topo.n_gpus, dtype=bool) if self.g_up is None else self.g_up.has_link[g]
         self._rid: dict[int, int] = {}
-        self._chunks: list[tuple] = []
         self._n_routes = 0
-        self._flat = None
+        self._nnz = 0
+        self._ptr = np.zeros(1024, dtype=np.int64)
+        self._links = np.zeros(4096, dtype=np.int64)
+        self._coef = np.zeros(4096)
+        self._lat = np.zeros(1024)
+        self._bneck = np.zeros(1024)
 
     # route table: CSR over route ids
     def route_ids(self, src_gpu: np.ndarray, dst_gpu: np.ndarray) -> np.ndarray:
@@ -327,23 +331,20 @@ class Router:
         use_up = same & self.up_ok[s] & self.up_ok[d]
         graphs = np.where(use_up, 0, np.where(self.out_ok, 1, 2))
         ptr = np.zeros(s.size + 1, dtype=np.int64)
-        links_parts = [None] * s.size
         base = self._n_routes
         lens = np.zeros(s.size, dtype=np.int64)
         lat = np.zeros(s.size)
-        L_all, C_all, order = [], [], []
+        order = []
         for gi, g in enumerate((self.g_up, self.g_out, self.g_all)):
             m = np.flatnonzero(graphs == gi)
             if not m.size:
                 continue
-            local = m[sn[m] == dn[m]]  # a GPU to itself: no links
-            m = m[sn[m] != dn[m]]
+            m = m[sn[m] != dn[m]]      # a GPU to itself: no links
             if m.size:
                 ip, ll, cc, la = g.paths(sn[m], dn[m], mode=self.mode, seed=self.seed)
                 lens[m] = np.diff(ip)
                 lat[m] = la
                 order.append((m, ip, ll, cc))
-            del local
         # assemble in the order of s
         ptr[1:] = np.cumsum(lens)
         L = np.zeros(ptr[-1], dtype=np.int64)
@@ -352,31 +353,41 @@ class Router:
             dst_pos = np.repeat(ptr[m], np.diff(ip)) + (np.arange(ip[-1]) - np.repeat(ip[:-1], np.diff(ip)))
             L[dst_pos] = ll
             C[dst_pos] = cc
-        del links_parts, L_all, C_all
-        self._chunks.append((ptr, L, C, lat))
-        self._n_routes += s.size
-        self._flat = None
+        self._append(ptr, L, C, lat)
         return base + np.arange(s.size)
 
     def table(self):
-        """(indptr, links, coef, latency_s, bottleneck_bps) over all route ids so far."""
-        if self._flat is None:
-            if not self._chunks:
-                z = np.zeros(0)
-                self._flat = (np.zeros(1, np.int64), z.astype(np.int64), z, z, z)
-            else:
-                ptrs, Ls, Cs, lats = zip(*self._chunks)
-                lens = np.concatenate([np.diff(p) for p in ptrs])
-                indptr = np.concatenate(([0], np.cumsum(lens)))
-                links = np.concatenate(Ls)
-                coef = np.concatenate(Cs)
-                lat = np.concatenate(lats)
-                with np.errstate(divide="ignore"):
-                    per = self.topo.capacity_bps[links] / coef
-                bneck = np.full(lens.size, np.inf)
-                nz = lens > 0
-                if nz.any():
-                    bneck[nz] = np.minimum.reduceat(per, indptr[:-1][nz])
-                self._flat = (indptr, links, coef, lat, bneck)
-                self._chunks = [(indptr, links, coef, lat)]
-        return self._flat
+        """(indptr, links, coef, latency_s, bottleneck_bps) over all route ids so far (views)."""
+        n, m = self._n_routes, self._nnz
+        return (self._ptr[:n + 1], self._links[:m], self._coef[:m], self._lat[:n],
+                self._bneck[:n])
+
+    def _grow(self, name: str, need: int) -> None:
+        arr = getattr(self, name)
+        if need > arr.size:
+            new = np.zeros(max(need, 2 * arr.size), dtype=arr.dtype)
+            new[:arr.size] = arr
+            setattr(self, name, new)
+
+    def _append(self, ptr: np.ndarray, links: np.ndarray, coef: np.ndarray, lat: np.ndarray) -> None:
+        """Append routes (amortised O(new) — routes are added one pair at a time too)."""
+        n, m, k = self._n_routes, self._nnz, lat.size
+        self._grow("_ptr", n + k + 1)
+        self._grow("_lat", n + k)
+        self._grow("_bneck", n + k)
+        self._grow("_links", m + links.size)
+        self._grow("_coef", m + links.size)
+        self._ptr[n + 1:n + k + 1] = m + ptr[1:]
+        self._links[m:m + links.size] = links
+        self._coef[m:m + links.size] = coef
+        self._lat[n:n + k] = lat
+        lens = np.diff(ptr)
+        bneck = np.full(k, np.inf)
+        nz = lens > 0
+        if nz.any():
+            with np.errstate(divide="ignore"):
+                per = self.topo.capacity_bps[links] / coef
+            bneck[nz] = np.minimum.reduceat(per, ptr[:-1][nz])
+        self._bneck[n:n + k] = bneck
+        self._n_routes += k
+        self._nnz += links.size
