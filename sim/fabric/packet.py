@@ -22,12 +22,23 @@ from collections import deque
 
 import numpy as np
 import simpy
-from simpy.events import Timeout
+from simpy.events import NORMAL
 
 from sim.errors import CposimError
 from sim.fabric.base import FabricBase
 
 SWITCHING = ("cut-through", "store-and-forward")
+
+
+class _At(simpy.Event):
+    """A timeout with one callback and a value: what ``Timeout`` does, minus its checks."""
+
+    def __init__(self, env, delay, value, callback):
+        self.env = env
+        self.callbacks = [callback]
+        self._value = value
+        self._ok = True
+        env.schedule(self, NORMAL, delay)
 
 
 class _Port:
@@ -192,15 +203,14 @@ class PacketFabric(FabricBase):
             flow.sent_last += 1
             self._last_sent += 1
             if flow.sent_last == flow.n_pkts:
-                Timeout(env, tail_out - now, flow).callbacks.append(self._flow_done)
+                _At(env, tail_out - now, flow, self._flow_done)
         elif self.cut_through:
-            Timeout(env, port.hop_lat, (flow, hop + 1, size, tail_out)).callbacks.append(
-                self._enqueue)
+            _At(env, port.hop_lat, (flow, hop + 1, size, tail_out), self._enqueue)
         else:
-            Timeout(env, tail_out + flow.swlat[hop] - now, (flow, hop + 1, size, tail_out)
-                    ).callbacks.append(self._enqueue)
+            _At(env, tail_out + flow.swlat[hop] - now, (flow, hop + 1, size, tail_out),
+                self._enqueue)
         port.busy = True
-        Timeout(env, tx_end - now, port).callbacks.append(self._tx_done)
+        _At(env, tx_end - now, port, self._tx_done)
 
     def _tx_done(self, ev) -> None:
         port = ev._value
