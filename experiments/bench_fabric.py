@@ -123,7 +123,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("results/perf"))
     args = ap.parse_args(argv)
     m = machine()
-    print(f"machine: {m['cpu']}, {m['cores']} cores, load {m['load_avg_1m']}, Python {m['python']}, "
+    print(f"machine: {m['cpu']}, {m['cores']} cores, load {m['load_avg_1m']}, "
+          f"Python {m['python']}, "
           f"numpy {m['numpy']}, SimPy {m['simpy']}")
     rows = []
     sizes = (1024, 2048) if args.quick else (8192, 32768)

@@ -74,6 +74,16 @@ def test_one_flow_idle_path_physical(preset, gpus, pair):
     assert abs(ev.value[0] - expected) / expected < 1e-9
 
 
+def test_idealised_links_on_a_preset_structure():
+    # another simulator's config: 100 Gb/s, 1 us per link, 300 ns per switch, no PHY model
+    topo = build_topology("fat-tree", gpus=256, su_gpus=8, radix=16, link_bandwidth_bps=100e9,
+                          link_latency_s=1e-6, switch_latency_s=3e-7)
+    assert set(topo.tech) == {"ideal"} and topo.policy == "ideal"
+    _, t = run(topo, [0, 2], [1, 255], [MiB, MiB])
+    assert t[0] == pytest.approx(2e-6 + 3e-7 + MiB * 8 / 100e9, rel=1e-12)      # same leaf
+    assert t[1] == pytest.approx(6e-6 + 5 * 3e-7 + MiB * 8 / 100e9, rel=1e-12)  # via a core
+
+
 def test_routing_rules_scaleup_first_and_no_gpu_transit():
     topo = build_topology("dgx-h100-superpod", gpus=512)
     fab = make_fabric(simpy.Environment(), topo)

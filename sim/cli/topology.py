@@ -81,7 +81,8 @@ def handle_info(args) -> int:
         print()
         return 0
     print(f"{s['name']}: {s['gpus']} GPUs, scale-up domains of {s['scaleup_size']}, "
-          f"policy {s['policy']}" + (f", tier policy {s['tier_policy']}" if s['tier_policy'] else ""))
+          f"policy {s['policy']}"
+          + (f", tier policy {s['tier_policy']}" if s["tier_policy"] else ""))
     print("devices:      " + ", ".join(f"{k} {v}" for k, v in s["devices"].items())
           + "  (switches: " + ", ".join(f"{k} {v}" for k, v in s["switches_by_tier"].items()) + ")")
     print(f"placement:    {s['racks']} racks in {s['rows']} rows")
@@ -89,13 +90,16 @@ def handle_info(args) -> int:
     for tier, techs in s["links_by_tier_tech"].items():
         print(f"  {tier:8s}    " + ", ".join(f"{t} {n}" for t, n in techs.items()))
     L = s["cable_length_m"]
-    print(f"cable length: min {L['min']:.2f} m, median {L['median']:.2f} m, mean {L['mean']:.2f} m, "
+    print(f"cable length: min {L['min']:.2f} m, median {L['median']:.2f} m, "
+          f"mean {L['mean']:.2f} m, "
           f"max {L['max']:.2f} m, total {L['total'] / 1000:.2f} km")
     for tier, bw in s["gpu_bandwidth_bps_by_tier"].items():
         print(f"per-GPU bandwidth ({tier}): {bw / 1e9:g} Gb/s per direction")
-    print(f"optical transceivers: {s['optical_transceivers']:g} ({s['transceivers_per_gpu']:.3g} per GPU)")
+    print(f"optical transceivers: {s['optical_transceivers']:g} "
+          f"({s['transceivers_per_gpu']:.3g} per GPU)")
     print(f"link power:   {s['link_power_w'] / 1e3:.2f} kW total incl. host SerDes "
-          f"({s['link_power_w_per_gpu']:.1f} W per GPU); modules/engines {s['module_power_w'] / 1e3:.2f} kW")
+          f"({s['link_power_w_per_gpu']:.1f} W per GPU); "
+          f"modules/engines {s['module_power_w'] / 1e3:.2f} kW")
     for tech, w in s["link_power_w_by_tech"].items():
         print(f"  {tech:14s} {w / 1e3:.2f} kW")
     return 0

@@ -66,8 +66,16 @@ def cluster(name: str, *, gpus: int, gpus_per_rack: int = 32, scaleup_size: int 
             planes: int = 1, racks_per_row: int = 8, switches_per_rack: int = 16,
             switch_latency_s: float = DEFAULT_SWITCH_LATENCY_S,
             scaleup_switch_latency_s: float | None = None,
+            link_bandwidth_bps: float | None = None, link_latency_s: float | None = None,
+            scaleup_bandwidth_bps: float | None = None, scaleup_latency_s: float | None = None,
             geometry: Geometry | None = None) -> TopologyBuilder:
-    """A switched AI cluster; see the module docstring. Returns an unresolved builder."""
+    """A switched AI cluster; see the module docstring. Returns an unresolved builder.
+
+    ``link_bandwidth_bps`` + ``link_latency_s`` make every scale-out link idealised (that
+    bandwidth per NIC-width link and plane, that latency, no PHY model), and
+    ``scaleup_bandwidth_bps`` + ``scaleup_latency_s`` the scale-up links — the way to mirror
+    another simulator's config on the same structure.
+    """
     gpus = _int(gpus, "gpus")
     gpus_per_rack = _int(gpus_per_rack, "gpus_per_rack")
     scaleup_size = _int(scaleup_size, "scaleup_size")
@@ -124,16 +132,23 @@ def cluster(name: str, *, gpus: int, gpus_per_rack: int = 32, scaleup_size: int 
         sw = np.zeros(n_dom, dtype=np.int64)
         for d in range(n_dom):
             first = d * scaleup_size
-            rack = int(gpu_rack[first]) if racks_per_domain == 1 else row_net_rack[int(gpu_row[first])]
+            rack = (int(gpu_rack[first]) if racks_per_domain == 1
+                    else row_net_rack[int(gpu_row[first])])
             sw[d] = b.add_switch(f"nvs{d}", "scaleup", rack, su_lat)
-        b.add_cables(gid, sw[domain], "scaleup", lanes=scaleup_lanes,
-                     lane_rate_bps=scaleup_lane_rate_bps,
-                     length_m=None if scaleup_length_m is None else np.full(gpus, scaleup_length_m))
+        length = None if scaleup_length_m is None else np.full(gpus, scaleup_length_m)
+        if scaleup_bandwidth_bps is not None:
+            b.add_cables(gid, sw[domain], "scaleup", bandwidth_bps=scaleup_bandwidth_bps,
+                         latency_s=_need(scaleup_latency_s, "scaleup_latency_s"), length_m=length)
+        else:
+            b.add_cables(gid, sw[domain], "scaleup", lanes=scaleup_lanes,
+                         lane_rate_bps=scaleup_lane_rate_bps, length_m=length)
 
     if nic_lanes is None or tiers == 0:
         return b
     # --- scale-out leaves (per plane)
     lanes_pp = nic_lanes // planes
+    ideal = None if link_bandwidth_bps is None else (link_bandwidth_bps,
+                                                     _need(link_latency_s, "link_latency_s"))
     n_su = math.ceil(gpus / su_gpus)
     down = su_gpus // rails
     up = max(1, math.ceil(down / oversubscription))
@@ -167,7 +182,7 @@ def cluster(name: str, *, gpus: int, gpus_per_rack: int = 32, scaleup_size: int 
         for li in range(n_leaves):
             leaves[li] = b.add_switch(f"{tag}leaf{li}", "leaf",
                                       row_net_rack[int(gpu_row[first_gpu[li]])])
-        b.add_cables(gid, leaves[leaf_idx], "leaf", lanes=lanes_pp, lane_rate_bps=nic_lane_rate_bps)
+        _bundle(b, gid, leaves[leaf_idx], "leaf", 1, lanes_pp, nic_lane_rate_bps, ideal)
         if tiers == 1:
             continue
         if spine_row is None:
@@ -177,10 +192,12 @@ def cluster(name: str, *, gpus: int, gpus_per_rack: int = 32, scaleup_size: int 
             if n_leaves * up / n_sp > radix:
                 raise CposimError(f"{n_leaves} leaves exceed a 2-tier fabric of radix {radix}; "
                                   "use tiers=3", field="tiers")
-            spines = np.array([b.add_switch(f"{tag}spine{s}", "spine", place(spine_rack_fill, spine_row))
+            spines = np.array([b.add_switch(f"{tag}spine{s}", "spine",
+                                            place(spine_rack_fill, spine_row))
                                for s in range(n_sp)])
             a_, c_ = np.meshgrid(leaves, spines, indexing="ij")
-            _bundle(b, a_.ravel(), c_.ravel(), "spine", up // n_sp, lanes_pp, nic_lane_rate_bps)
+            _bundle(b, a_.ravel(), c_.ravel(), "spine", up // n_sp, lanes_pp, nic_lane_rate_bps,
+                    ideal)
             b.notes.update({"spines_per_plane": n_sp})
             continue
         # tiers == 3: pods
@@ -200,19 +217,31 @@ def cluster(name: str, *, gpus: int, gpus_per_rack: int = 32, scaleup_size: int 
                                               place(spine_rack_fill, spine_row))
             lv = leaves[pod * pl:(pod + 1) * pl]
             a_, c_ = np.meshgrid(lv, spines[pod], indexing="ij")
-            _bundle(b, a_.ravel(), c_.ravel(), "spine", up // n_sp, lanes_pp, nic_lane_rate_bps)
-        cores = np.array([[b.add_switch(f"{tag}core{g}.{c}", "core", place(core_rack_fill, core_row))
+            _bundle(b, a_.ravel(), c_.ravel(), "spine", up // n_sp, lanes_pp, nic_lane_rate_bps,
+                    ideal)
+        cores = np.array([[b.add_switch(f"{tag}core{g}.{c}", "core",
+                                        place(core_rack_fill, core_row))
                            for c in range(n_core)] for g in range(n_sp)])
         for g in range(n_sp):
             a_, c_ = np.meshgrid(spines[:, g], cores[g], indexing="ij")
-            _bundle(b, a_.ravel(), c_.ravel(), "core", sp_up // n_core, lanes_pp, nic_lane_rate_bps)
+            _bundle(b, a_.ravel(), c_.ravel(), "core", sp_up // n_core, lanes_pp,
+                    nic_lane_rate_bps, ideal)
         b.notes.update({"pods": n_pods, "pod_leaves": pl, "spines_per_pod": n_sp,
                         "core_groups": n_sp, "cores_per_group": n_core})
     return b
 
 
-def _bundle(b: TopologyBuilder, a, c, tier, count, lanes, lane_rate) -> None:
-    b.add_cables(a, c, tier, lanes=lanes * count, lane_rate_bps=lane_rate, bundle=count)
+def _need(value, field: str):
+    if value is None:
+        raise CposimError("an idealised link needs a latency too", field=field)
+    return value
+
+
+def _bundle(b: TopologyBuilder, a, c, tier, count, lanes, lane_rate, ideal=None) -> None:
+    if ideal is not None:
+        b.add_cables(a, c, tier, bandwidth_bps=ideal[0] * count, latency_s=ideal[1], bundle=count)
+    else:
+        b.add_cables(a, c, tier, lanes=lanes * count, lane_rate_bps=lane_rate, bundle=count)
 
 
 def torus(name: str, *, dims, lanes: int = 8, lane_rate_bps: float = 100e9,

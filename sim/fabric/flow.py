@@ -207,8 +207,9 @@ class FlowFabric(FabricBase):
         rows = np.flatnonzero(done)
         now = self.env.now
         e_row, e_link, e_coef = self._entries(rows)
-        self._link_bytes_done += np.bincount(
-            e_link, weights=(self.r_size * self.r_w)[e_row] * e_coef, minlength=self._link_bytes_done.size)
+        sent = (self.r_size * self.r_w)[e_row] * e_coef
+        self._link_bytes_done += np.bincount(e_link, weights=sent,
+                                             minlength=self._link_bytes_done.size)
         for g, gi, lat in zip(self.r_grp[rows].tolist(), self.r_gidx[rows].tolist(),
                               self.r_lat[rows].tolist()):
             grp = self._groups[g]

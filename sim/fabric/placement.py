@@ -9,9 +9,9 @@ devices is routed Manhattan-style through overhead trays:
 * across rows: the same plus ``|Δrow| x row_pitch_m``.
 
 Defaults (grade D/U, ours): 600 mm wide racks (the common 19" enclosure width); 3.0 m row
-pitch (1.2 m rack depth + 1.2 m hot/cold aisle + clearance); 1.5 m rise from a device to the tray (about half a
-42U rack plus the tray height) and 2 m of service slack per cable (typical design-guide
-practice of a service loop; not sourced). All are parameters.
+pitch (1.2 m rack depth + 1.2 m hot/cold aisle + clearance); 1.5 m rise from a device to
+the tray (about half a 42U rack plus the tray height) and 2 m of service slack per cable
+(a service loop, common design-guide practice; not sourced). All are parameters.
 """
 
 from __future__ import annotations

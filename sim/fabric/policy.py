@@ -56,8 +56,8 @@ def parse_tier_policy(items) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in pairs:
         if key not in TIERS and key not in TIER_GROUPS:
-            raise CposimError(f"unknown tier '{key}' (tiers: {', '.join(TIERS + tuple(TIER_GROUPS))})",
-                              field="tier-policy")
+            known = ", ".join(TIERS + tuple(TIER_GROUPS))
+            raise CposimError(f"unknown tier '{key}' (tiers: {known})", field="tier-policy")
         policy_candidates(value, field=f"tier-policy {key}")
         for tier in TIER_GROUPS.get(key, (key,)):
             out[tier] = value

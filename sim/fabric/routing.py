@@ -117,7 +117,8 @@ class RouteGraph:
 
     def _matrix(self) -> np.ndarray:
         if self._mat is None:
-            self._mat = np.stack(self._dists) if self._dists else np.zeros((0, self.n_transit), np.int32)
+            self._mat = (np.stack(self._dists) if self._dists
+                         else np.zeros((0, self.n_transit), np.int32))
         return self._mat
 
     def _level(self, k: int, d: int) -> np.ndarray:
@@ -182,7 +183,8 @@ class RouteGraph:
                 p_links = np.concatenate(p_links) if p_links else np.zeros(0, np.int64)
                 cnt = (p_ptr[1:] - p_ptr[:-1])[inv]
                 r2 = np.repeat(rest, cnt)
-                idx = np.repeat(p_ptr[:-1][inv] - (np.cumsum(cnt) - cnt), cnt) + np.arange(cnt.sum())
+                idx = (np.repeat(p_ptr[:-1][inv] - (np.cumsum(cnt) - cnt), cnt)
+                       + np.arange(cnt.sum()))
                 l2 = p_links[idx]
                 parts_r.append(r2)
                 parts_l.append(l2)
@@ -295,7 +297,8 @@ class Router:
         self.g_all = RouteGraph(topo, np.arange(topo.n_links))
         g = topo.gpu_node
         self.out_ok = self.g_out is not None and bool(self.g_out.has_link[g].all())
-        self.up_ok = np.zeros(topo.n_gpus, dtype=bool) if self.g_up is None else self.g_up.has_link[g]
+        self.up_ok = (np.zeros(topo.n_gpus, dtype=bool) if self.g_up is None
+                      else self.g_up.has_link[g])
         self._rid: dict[int, int] = {}
         self._n_routes = 0
         self._nnz = 0
@@ -350,7 +353,8 @@ class Router:
         L = np.zeros(ptr[-1], dtype=np.int64)
         C = np.zeros(ptr[-1])
         for m, ip, ll, cc in order:
-            dst_pos = np.repeat(ptr[m], np.diff(ip)) + (np.arange(ip[-1]) - np.repeat(ip[:-1], np.diff(ip)))
+            seg = np.diff(ip)
+            dst_pos = np.repeat(ptr[m], seg) + (np.arange(ip[-1]) - np.repeat(ip[:-1], seg))
             L[dst_pos] = ll
             C[dst_pos] = cc
         self._append(ptr, L, C, lat)
@@ -369,7 +373,8 @@ class Router:
             new[:arr.size] = arr
             setattr(self, name, new)
 
-    def _append(self, ptr: np.ndarray, links: np.ndarray, coef: np.ndarray, lat: np.ndarray) -> None:
+    def _append(self, ptr: np.ndarray, links: np.ndarray, coef: np.ndarray,
+                lat: np.ndarray) -> None:
         """Append routes (amortised O(new) — routes are added one pair at a time too)."""
         n, m, k = self._n_routes, self._nnz, lat.size
         self._grow("_ptr", n + k + 1)

@@ -198,7 +198,8 @@ class TopologyBuilder:
         self.scaleup_domain.append(domain)
         return nid
 
-    def add_switch(self, name: str, tier: str, rack: int, switch_latency_s: float | None = None) -> int:
+    def add_switch(self, name: str, tier: str, rack: int,
+                   switch_latency_s: float | None = None) -> int:
         return self.add_node("switch", name, tier, rack, switch_latency_s)
 
     # -- cables -------------------------------------------------------------------------
@@ -261,7 +262,8 @@ class TopologyBuilder:
                 cols["lane_rate_bps"].append(np.zeros(n))
                 cols["capacity_bps"].append(blk["bandwidth_bps"])
                 cols["latency_s"].append(blk["latency_s"])
-                for k in ("energy_pj_per_bit", "port_power_w", "port_total_power_w", "transceivers"):
+                for k in ("energy_pj_per_bit", "port_power_w", "port_total_power_w",
+                          "transceivers"):
                     cols[k].append(np.zeros(n))
                 cols["optical"].append(np.zeros(n, dtype=bool))
                 continue
@@ -284,6 +286,7 @@ class TopologyBuilder:
             cols["optical"].append(per(lambda r: bool(r.optical)))
             cols["transceivers"].append(per(lambda r: float(r.transceivers)) * scale)
         c = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
+        all_ideal = any_ideal and all(b["bandwidth_bps"] is not None for b in self._cables)
         n_cables = c["a"].size
         if n_cables and (c["capacity_bps"] <= 0).any():
             raise CposimError("a link has zero capacity", field="bandwidth")
@@ -301,12 +304,14 @@ class TopologyBuilder:
             cable=two(np.arange(n_cables)), capacity_bps=two(c["capacity_bps"]).astype(float),
             latency_s=two(c["latency_s"]).astype(float), tech=two(c["tech"]).astype(object),
             tier=two(c["tier"]).astype(object), length_m=two(c["length_m"]).astype(float),
-            lanes=two(c["lanes"]).astype(float), lane_rate_bps=two(c["lane_rate_bps"]).astype(float),
+            lanes=two(c["lanes"]).astype(float),
+            lane_rate_bps=two(c["lane_rate_bps"]).astype(float),
             energy_pj_per_bit=two(c["energy_pj_per_bit"]).astype(float),
             port_power_w=two(c["port_power_w"]).astype(float),
             port_total_power_w=two(c["port_total_power_w"]).astype(float),
-            optical=two(c["optical"]).astype(bool), transceivers=two(c["transceivers"]).astype(float),
+            optical=two(c["optical"]).astype(bool),
+            transceivers=two(c["transceivers"]).astype(float),
             bundle=two(c["bundle"]).astype(float),
             gpu_node=gpu_node, scaleup_domain=dom, direct=self.direct,
-            policy=policy if not (any_ideal and not any(b["bandwidth_bps"] is None for b in self._cables)) else "ideal",
+            policy="ideal" if all_ideal else policy,
             tier_policy=tier_policy, geometry=self.geometry, notes=dict(self.notes))

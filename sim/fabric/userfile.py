@@ -156,7 +156,8 @@ def topology_from_spec(data: dict, *, source: str | None, policy=None, tier_poli
                else q(parse_time_s, node.switch_latency, f"{where}.switch_latency"))
         for name in names:
             if name in ids:
-                raise CposimError(f"duplicate node name '{name}'", file=source, field=f"{where}.name")
+                raise CposimError(f"duplicate node name '{name}'", file=source,
+                                  field=f"{where}.name")
             if node.kind == "gpu":
                 if node.domain is None:
                     dom, next_domain = next_domain, next_domain + 1
@@ -178,7 +179,8 @@ def topology_from_spec(data: dict, *, source: str | None, policy=None, tier_poli
             names = [names] if isinstance(names, str) else names
             for name in names:
                 if name not in ids:
-                    raise CposimError(f"unknown node '{name}'", file=source, field=f"{where}.{side}")
+                    raise CposimError(f"unknown node '{name}'", file=source,
+                                      field=f"{where}.{side}")
             ends.append([ids[n] for n in names])
         a, c = ends
         if len(a) != len(c) and 1 not in (len(a), len(c)):
