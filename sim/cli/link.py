@@ -25,9 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Resolve one link (technology, lane rate, length) into "
                        "insertion loss, SerDes class, retimer stages, feasibility, energy per "
                        "bit, port power and one-way latency, with the source of every default.")
-    # "--length -1m" must reach our own check (and its message), not argparse's "expected one
-    # argument": treat anything that starts with "-<digit>" or "-." as a value.
-    p._negative_number_matcher = re.compile(r"^-\.?\d")
+    # "--length -1m" (or "-inf m", "-x") must reach our own check and its message naming the
+    # value, not argparse's "expected one argument": anything that starts with a single "-" and
+    # is not one of our options (argparse matches "-h" and option prefixes first) is a value.
+    p._negative_number_matcher = re.compile(r"^-[^-]")
     p._has_negative_number_optionals = []
     p.add_argument("--tech", help="technology: copper-dac, copper-aec, pluggable-dsp, lpo, cpo, "
                    "optical-io")
@@ -71,12 +72,23 @@ def handle(args: argparse.Namespace) -> int:
                           f"{', '.join(technologies())}", field="tech")
     if args.length is None:
         raise CposimError("give --length, e.g. --length 1.5m", field="length")
-    for name, text in (("length", args.length), ("lane-rate", args.lane_rate)):
+    for name, text, parse in (("length", args.length, parse_length_m),
+                              ("lane-rate", args.lane_rate, parse_rate_bps)):
         if text.strip().startswith("-"):
-            raise CposimError(f"{text!r} is negative", field=name)
+            try:
+                parse(text.strip()[1:], field=name)
+            except CposimError:
+                pass  # not a quantity with the sign removed either: the parse below says so
+            else:
+                raise CposimError(f"{text!r} is negative", field=name)
     length = parse_length_m(args.length, field="length")
     rate = parse_rate_bps(args.lane_rate, field="lane-rate")
-    result = resolve_link(args.tech, rate, length, params=params)
+    try:
+        result = resolve_link(args.tech, rate, length, params=params)
+    except CposimError as exc:
+        if exc.field == "lane_rate":  # name the value as the user typed it
+            raise CposimError(f"{args.lane_rate!r}: {exc.message}", field="lane-rate") from None
+        raise
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=2)
         print()
