@@ -84,6 +84,21 @@ def test_idealised_links_on_a_preset_structure():
     assert t[1] == pytest.approx(6e-6 + 5 * 3e-7 + MiB * 8 / 100e9, rel=1e-12)  # via a core
 
 
+def test_multiplane_nic_spreads_a_flow_over_its_planes():
+    topo = build_topology("multiplane", gpus=128)
+    env = simpy.Environment()
+    fab = make_fabric(env, topo)                  # ecmp-hash inside each plane
+    assert fab.path_bottleneck_bps(0, 127) == pytest.approx(800e9)   # 4 planes x 200G
+    planes = {topo.node_name[n].split(".")[0] for n in topo.dst[fab.path_links(0, 127)]
+              if topo.kind[n] == "switch"}
+    assert planes == {"p0", "p1", "p2", "p3"}
+    ev = fab.start_flow(0, 127, 64 * MiB)
+    env.run()
+    expected = fab.path_latency_s(0, 127) + 64 * MiB * 8 / 800e9
+    assert ev.value[0] == pytest.approx(expected, rel=1e-9)
+    assert fab.link_bytes.sum() == pytest.approx(4 * 64 * MiB, rel=1e-12)  # 4 hops per plane
+
+
 def test_routing_rules_scaleup_first_and_no_gpu_transit():
     topo = build_topology("dgx-h100-superpod", gpus=512)
     fab = make_fabric(simpy.Environment(), topo)

@@ -24,10 +24,10 @@ class FabricBase:
     fidelity = "base"
 
     def __init__(self, env: simpy.Environment, topology, *, routing: str = "ecmp-hash",
-                 seed: int = 0) -> None:
+                 seed: int = 0, spray_planes: bool = True) -> None:
         self.env = env
         self.topology = topology
-        self.router = Router(topology, routing=routing, seed=seed)
+        self.router = Router(topology, routing=routing, seed=seed, spray_planes=spray_planes)
         self.routing = routing
         self.seed = seed
         self.bytes_offered = 0.0

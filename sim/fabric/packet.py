@@ -13,7 +13,8 @@
   ``cut-through``: a packet may start on the next link once its head has arrived, but cannot
   finish before its tail has; ``store-and-forward``: it waits for its tail.
 * Sources inject lazily: a flow's first-hop queue makes its packets on demand.
-* Routing is per-flow ECMP hash (``ecmp-even`` would need per-packet spraying; not modelled).
+* Routing is per-flow ECMP hash on one path (``ecmp-even`` and the ``flow`` model's spreading
+  of a flow over a multi-plane NIC's ports would need per-packet spraying; not modelled).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class PacketFabric(FabricBase):
 
     def __init__(self, env: simpy.Environment, topology, *, routing: str = "ecmp-hash",
                  seed: int = 0, mtu_bytes: int = 4096, switching: str = "cut-through") -> None:
-        super().__init__(env, topology, routing=routing, seed=seed)
+        super().__init__(env, topology, routing=routing, seed=seed, spray_planes=False)
         if routing != "ecmp-hash":
             raise CposimError("the packet model routes by per-flow hash only (ecmp-hash)",
                               field="routing")

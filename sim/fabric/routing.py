@@ -10,6 +10,8 @@ Rules (what real AI fabrics do):
   (seed, src, dst, hop) — deterministic, like a 5-tuple hash with fixed ports — and
   ``ecmp-even`` splits the flow evenly at every hop (per-packet spraying in the fluid limit),
   so a link may carry a fraction ``coef`` of a flow.
+* A GPU whose NIC has several equal-cost ports (multi-plane: one port per plane) spreads each
+  flow evenly over them in both modes, as multi-plane NICs do (``spray_planes``).
 
 Distances are computed per *destination attachment set* (the switches a GPU hangs off), so a
 32k-GPU fabric needs ~one reverse BFS per leaf, not per GPU. Paths of a batch are then walked
@@ -199,8 +201,13 @@ class RouteGraph:
         deg = np.bincount(rep, minlength=cur.size)
         return rep, deg, links, w, cost
 
-    def paths(self, src: np.ndarray, dst: np.ndarray, *, mode: str, seed: int):
-        """Routes for node pairs -> (indptr, links, coef, latency_s) per pair."""
+    def paths(self, src: np.ndarray, dst: np.ndarray, *, mode: str, seed: int,
+              spray_source: bool = False):
+        """Routes for node pairs -> (indptr, links, coef, latency_s) per pair.
+
+        ``spray_source``: split evenly over a source GPU's equal-cost NIC ports (planes) even
+        in hash mode; the hash then picks one path within each.
+        """
         topo = self.topo
         src = np.asarray(src, dtype=np.int64)
         dst = np.asarray(dst, dtype=np.int64)
@@ -228,7 +235,7 @@ class RouteGraph:
                                   f"{topo.node_name[dst[bad]]}", field="topology")
             cand = cost == cmin[rep]
             ncand = np.add.reduceat(cand.astype(np.int64), starts)
-            if mode == "ecmp-hash":
+            if mode == "ecmp-hash" and not (spray_source and hop == 0):
                 f = e_f
                 with np.errstate(over="ignore"):
                     pair = src[f].astype(np.uint64) * np.uint64(1 << 32) + dst[f].astype(np.uint64)
@@ -283,13 +290,17 @@ class RouteGraph:
 class Router:
     """Routes between GPUs with the scale-up / scale-out split; caches every pair's route."""
 
-    def __init__(self, topo, *, routing: str = "ecmp-hash", seed: int = 0) -> None:
+    def __init__(self, topo, *, routing: str = "ecmp-hash", seed: int = 0,
+                 spray_planes: bool = True) -> None:
         if routing not in ROUTINGS:
             raise CposimError(f"unknown routing '{routing}' (choose from {', '.join(ROUTINGS)})",
                               field="routing")
         self.topo = topo
         self.mode = routing
         self.seed = int(seed)
+        # a GPU with several equal-cost NIC ports (a multi-plane NIC) spreads each flow over
+        # them; not in direct networks, where a GPU's links are the network itself
+        self.spray = bool(spray_planes) and not topo.direct
         up = np.flatnonzero(topo.tier == "scaleup")
         out = np.flatnonzero(topo.tier != "scaleup")
         self.g_up = RouteGraph(topo, up) if up.size else None
@@ -344,7 +355,8 @@ class Router:
                 continue
             m = m[sn[m] != dn[m]]      # a GPU to itself: no links
             if m.size:
-                ip, ll, cc, la = g.paths(sn[m], dn[m], mode=self.mode, seed=self.seed)
+                ip, ll, cc, la = g.paths(sn[m], dn[m], mode=self.mode, seed=self.seed,
+                                         spray_source=self.spray and g is not self.g_up)
                 lens[m] = np.diff(ip)
                 lat[m] = la
                 order.append((m, ip, ll, cc))
