@@ -140,3 +140,15 @@ def test_meta_zero_flaps_in_a_million_port_hours_is_plausible_for_cpo():
     expected_plug = plug * 5e5 / 1e9
     assert expected_cpo < 3
     assert expected_plug > expected_cpo
+
+
+def test_aec_retimer_ics_per_end_follow_the_stage_count():
+    """One stage per direction = one retimer in each plug; two stages = two in each plug."""
+    fit = v("reliability.fit.retimer")
+    one, two = resolve_link("copper-aec", 200e9, 1.5), resolve_link("copper-aec", 200e9, 3.0)
+    assert (one.retimers, two.retimers) == (1, 2)
+    assert one.failure["counts_per_end"]["retimers"] == 1
+    assert two.failure["counts_per_end"]["retimers"] == 2
+    # two more retimer ICs per link (one per end) add 2 x FIT
+    assert two.failure["fit_per_link"] - one.failure["fit_per_link"] == pytest.approx(2 * fit)
+    assert resolve_link("copper-dac", 200e9, 0.5).failure["counts_per_end"]["retimers"] == 0

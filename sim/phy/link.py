@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -245,11 +245,24 @@ def _resolve(tech: str, lane_rate_bps: float, length: float, params: Parameters)
         retimers=retimers if feasible else 0, feasible=feasible, reason=reason,
         energy_pj_per_bit=e_total, port_power_w=port_w, latency_s=lat_total,
         latency_breakdown_s=latency, energy_breakdown_pj_per_bit=energy,
-        optical=spec.optical, transceivers=spec.transceivers, failure=spec.failure.as_dict(),
+        optical=spec.optical, transceivers=spec.transceivers, failure=_failure(spec, retimers if feasible else 0).as_dict(),
         sources=get.sources(), line_rate_bps=spec.line_rate_bps, nyquist_hz=f,
         medium=spec.medium, max_reach_m=max_reach, segment_loss_db=tuple(segments),
         host_serdes_power_w=host_w, shoreline_tbps_per_mm=spec.shoreline_bps_per_m / 1e15,
         spec=spec)
+
+
+def _failure(spec: TechSpec, stages: int):
+    """The technology's failure record, with an AEC's retimer count scaled by its stages.
+
+    The table counts retimer ICs per plug *per stage*: one stage per direction puts one retimer
+    in each plug (each retimes its receive direction); two stages put two in each plug.
+    """
+    counts = spec.failure.counts_per_end
+    if stages <= 0 or not counts.get("retimers"):
+        return spec.failure
+    return replace(spec.failure, counts_per_end={**counts,
+                                                 "retimers": counts["retimers"] * stages})
 
 
 def _retimer(get: channel.Reader, what: str) -> float:
