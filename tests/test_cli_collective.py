@@ -76,3 +76,31 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, field):
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "Traceback" not in err
     assert field in err
+
+
+def test_collectives_figure_quick(tmp_path, capsys):
+    import pandas as pd
+
+    assert main(["figures", "collectives", "--quick", "--out", str(tmp_path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    out = tmp_path / "collectives"
+    for name in ("collectives.parquet", "collectives_energy.parquet", "collectives.pdf",
+                 "collectives.png", "manifest.json"):
+        assert (out / name).exists(), name
+    df = pd.read_parquet(out / "collectives.parquet")
+    assert set(df.op) == {"allreduce", "alltoall"}
+    assert set(df.policy) == {"copper-first", "pluggable", "cpo"}
+    factor = {"allreduce": 2 * (df.gpus - 1) / df.gpus, "alltoall": (df.gpus - 1) / df.gpus}
+    for op, f in factor.items():
+        m = df.op == op
+        assert (abs(df.busbw_Bps[m] / df.algbw_Bps[m] - f[m]) < 1e-12).all()
+    # the flow runs agree with the closed forms on this non-blocking fabric
+    for c in report["checks"][:2]:
+        assert c["ratio"] == pytest.approx(1.0, rel=1e-3)
+    # CPO moves the same bytes as pluggables for less energy
+    big = df[(df.fidelity == "flow") & (df.size_bytes == df.size_bytes.max())].set_index(
+        ["op", "policy"])
+    for op in ("allreduce", "alltoall"):
+        assert big.loc[(op, "cpo"), "link_bytes"] == pytest.approx(
+            big.loc[(op, "pluggable"), "link_bytes"])
+        assert big.loc[(op, "cpo"), "energy_j"] < big.loc[(op, "pluggable"), "energy_j"]

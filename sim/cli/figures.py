@@ -13,6 +13,7 @@ from sim.errors import CposimError
 
 # CLI name -> module in experiments/. Each module defines run(quick: bool) -> FigureResult.
 FIGURES = {
+    "collectives": "experiments.collectives",
     "link-reach": "experiments.link_reach",
 }
 
