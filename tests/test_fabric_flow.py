@@ -250,6 +250,22 @@ def test_high_degree_lookup_routes_like_the_full_scan(routing):
     assert tables[0] == tables[1]
 
 
+def test_route_cache_returns_the_same_routes():
+    topo = build_topology("leaf-spine", gpus=128, su_gpus=16, radix=16)
+    fab = make_fabric(simpy.Environment(), topo)
+    rng = np.random.default_rng(9)
+    seen = {}
+    for _ in range(30):                       # batches mixing known and new pairs
+        src, dst = rng.integers(0, 128, 50), rng.integers(0, 128, 50)
+        rids = fab.router.route_ids(src, dst)
+        for s_, d_, r in zip(src, dst, rids):
+            assert seen.setdefault((s_, d_), r) == r
+    fresh = make_fabric(simpy.Environment(), topo)
+    pairs = np.array(list(seen))
+    assert np.allclose(fab.path_latencies_s(pairs[:, 0], pairs[:, 1]),
+                       [fresh.path_latency_s(a, b) for a, b in pairs], rtol=0, atol=0)
+
+
 def test_even_split_torus_path():
     topo = ideal_torus((4, 4), link_bandwidth_bps=100e9, link_latency_s=1e-6)
     fab = make_fabric(simpy.Environment(), topo, routing="ecmp-even")

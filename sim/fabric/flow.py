@@ -210,11 +210,17 @@ class FlowFabric(FabricBase):
         sent = (self.r_size * self.r_w)[e_row] * e_coef
         self._link_bytes_done += np.bincount(e_link, weights=sent,
                                              minlength=self._link_bytes_done.size)
-        for g, gi, lat in zip(self.r_grp[rows].tolist(), self.r_gidx[rows].tolist(),
-                              self.r_lat[rows].tolist()):
+        grp_ids = self.r_grp[rows]
+        order = np.argsort(grp_ids, kind="stable")
+        grp_ids = grp_ids[order]
+        starts = np.flatnonzero(np.r_[True, grp_ids[1:] != grp_ids[:-1]])
+        ends = np.r_[starts[1:], grp_ids.size]
+        gidx = self.r_gidx[rows][order]
+        fin = now + self.r_lat[rows][order]
+        for g, a, b in zip(grp_ids[starts].tolist(), starts.tolist(), ends.tolist()):
             grp = self._groups[g]
-            grp.row_finish[gi] = now + lat
-            grp.rows_left -= 1
+            grp.row_finish[gidx[a:b]] = fin[a:b]
+            grp.rows_left -= b - a
             if grp.rows_left == 0:
                 del self._groups[g]
                 mi, inverse = grp.inverse

@@ -310,7 +310,8 @@ class Router:
         self.out_ok = self.g_out is not None and bool(self.g_out.has_link[g].all())
         self.up_ok = (np.zeros(topo.n_gpus, dtype=bool) if self.g_up is None
                       else self.g_up.has_link[g])
-        self._rid: dict[int, int] = {}
+        self._rid: dict[int, int] = {}                 # every known pair -> route id
+        self._sorted = (np.zeros(0, np.int64), np.zeros(0, np.int64))
         self._n_routes = 0
         self._nnz = 0
         self._ptr = np.zeros(1024, dtype=np.int64)
@@ -328,15 +329,30 @@ class Router:
                              max(src_gpu.max(), dst_gpu.max()) >= n):
             raise CposimError(f"GPU index out of range 0..{n - 1}", field="gpu")
         pairs = src_gpu * n + dst_gpu
-        uniq, inv = np.unique(pairs, return_inverse=True)
-        get = self._rid.get
-        rids = np.fromiter((get(int(p), -1) for p in uniq), dtype=np.int64, count=uniq.size)
-        new = uniq[rids < 0]
-        if new.size:
-            rids[rids < 0] = self._add(new // n, new % n)
-            for p, r in zip(new.tolist(), rids[np.isin(uniq, new)].tolist()):
-                self._rid[p] = r
-        return rids[inv]
+        # known pairs: a sorted array (searchsorted) plus a dict of recent additions
+        keys, vals = self._sorted
+        if keys.size:
+            pos = np.minimum(np.searchsorted(keys, pairs), keys.size - 1)
+            rids = np.where(keys[pos] == pairs, vals[pos], -1)
+        else:
+            rids = np.full(pairs.size, -1, dtype=np.int64)
+        miss = np.flatnonzero(rids < 0)
+        if miss.size:
+            uniq, inv = np.unique(pairs[miss], return_inverse=True)
+            get = self._rid.get
+            found = np.fromiter((get(p, -1) for p in uniq.tolist()), dtype=np.int64,
+                                count=uniq.size)
+            new = found < 0
+            if new.any():
+                found[new] = self._add(uniq[new] // n, uniq[new] % n)
+                self._rid.update(zip(uniq[new].tolist(), found[new].tolist()))
+            rids[miss] = found[inv]
+            if len(self._rid) > 1.1 * keys.size + 64:      # fold recent pairs in, amortised
+                k = np.fromiter(self._rid.keys(), dtype=np.int64, count=len(self._rid))
+                v = np.fromiter(self._rid.values(), dtype=np.int64, count=len(self._rid))
+                order = np.argsort(k)
+                self._sorted = (k[order], v[order])
+        return rids
 
     def _add(self, s: np.ndarray, d: np.ndarray) -> np.ndarray:
         topo = self.topo
