@@ -18,6 +18,8 @@ Where the numbers come from (grades as in reference/cpo-parameters.md):
   ``cpo``. Scale-out as ``gb200-nvl72``.
 * ``leaf-spine`` / ``fat-tree`` / ``multiplane`` — generic 2-tier, 3-tier and 4-plane Clos of
   400G (800G for multiplane) hosts, 32 per leaf, radix 64; ``oversubscription`` is a knob.
+  In ``multiplane`` each 800G NIC is 4 x 200G ports, one per plane (Quantum-X multi-plane,
+  reference §5); the ``flow`` model spreads a flow over the 4 planes.
 * ``single-switch`` — GPUs with 400G NICs on one switch in the row's network rack.
 * ``ring`` / ``torus2d`` — direct networks of 800G (8 x 100G) links, 16 GPUs per rack.
 """

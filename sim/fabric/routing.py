@@ -72,6 +72,7 @@ class RouteGraph:
         self._mat: np.ndarray | None = None
         self._gpu_key: dict[int, int] = {}
         self._levels: dict = {}
+        self._single_att: np.ndarray | None = None
         self._t_nodes = np.flatnonzero(self.transit)
         pk = ls * n + ld
         order = np.argsort(pk, kind="stable")
@@ -116,6 +117,32 @@ class RouteGraph:
             self._mat = None
         self._gpu_key[node] = k
         return k
+
+    def keys(self, nodes: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`key`: one Python call per distinct attachment, not per node."""
+        if self._single_att is None:
+            # the one transit node a non-transit node hangs off (-1: none or several)
+            topo = self.topo
+            inl = self.in_links
+            ok = self.transit[topo.src[inl]] & ~self.transit[topo.dst[inl]]
+            d, u = topo.dst[inl[ok]], topo.src[inl[ok]]
+            cnt = np.bincount(d, minlength=topo.n_nodes)
+            att = np.full(topo.n_nodes, -1, dtype=np.int64)
+            one = cnt[d] == 1
+            att[d[one]] = u[one]
+            self._single_att = att
+        nodes = np.asarray(nodes, dtype=np.int64)
+        uniq, inv = np.unique(nodes, return_inverse=True)
+        att = self._single_att[uniq]
+        out = np.empty(uniq.size, dtype=np.int64)
+        simple = att >= 0
+        ua, ainv = np.unique(att[simple], return_inverse=True)
+        rep = np.zeros(ua.size, dtype=np.int64)                # one node per attachment
+        rep[ainv[::-1]] = uniq[simple][::-1]
+        by_att = np.array([self.key(int(x)) for x in rep.tolist()], dtype=np.int64)
+        out[simple] = by_att[ainv] if ua.size else by_att
+        out[~simple] = [self.key(int(x)) for x in uniq[~simple]]
+        return out[inv]
 
     def _matrix(self) -> np.ndarray:
         if self._mat is None:
@@ -211,7 +238,7 @@ class RouteGraph:
         topo = self.topo
         src = np.asarray(src, dtype=np.int64)
         dst = np.asarray(dst, dtype=np.int64)
-        keys = np.array([self.key(int(d)) for d in dst], dtype=np.int64)
+        keys = self.keys(dst)
         F = src.size
         # entries: (flow, node, frac, latency so far)
         e_f = np.arange(F)
