@@ -9,7 +9,8 @@ Communicators are :class:`Group` s: a named partition of the ranks into equal-si
 communicators (e.g. ``tp`` = 2,048 groups of 8). A collective op names the group it runs on;
 every rank executes it inside its own communicator of that group. Point-to-point ops name a
 peer either absolutely (``peer``) or relative to the rank's position in a group
-(``group="pp", peer_offset=+1`` = the next pipeline stage).
+(``group="pp", peer_offset=+1`` = the next pipeline stage; offsets are cyclic within the
+communicator, so the last stage's ``+1`` is the first stage, as interleaved schedules need).
 
 Units: seconds, bytes, FLOPs. ``size_bytes`` of a collective follows nccl-tests: the whole
 buffer (all-reduce: the array; all-gather: the gathered output; reduce-scatter: the input;

@@ -141,9 +141,6 @@ class Membership:
                               field=f"op {op.id} ({op.name})")
         size = group.size
         pos = np.nonzero(group.members[rows] == cls.ranks[:, None])[1]
-        target = pos + op.peer_offset
-        if (target < 0).any() or (target >= size).any():
-            raise CposimError(f"peer_offset {op.peer_offset} leaves group {op.group!r} "
-                              f"(size {size}) for rank {int(cls.ranks[0])}",
-                              field=f"op {op.id} ({op.name})")
+        # cyclic, so interleaved pipelines can hand the last stage's chunk to the first stage
+        target = (pos + op.peer_offset) % size
         return group.members[rows, target]
