@@ -103,7 +103,7 @@ def plot(df: pd.DataFrame) -> plt.Figure:
         axes[row, 0].set_ylabel(f"{op} ({alg})\nbus bandwidth (GB/s)")
         axes[row, 1].set_ylabel("time (µs)")
         axes[row, 1].set_yscale("log")
-        axes[row, 0].legend(loc="upper left")
+        axes[row, 0].legend(loc="lower right")
     ticks = [2.0**k for k in range(10, 33, 5 if len(df.size_bytes.unique()) > 3 else 10)]
     for ax in axes.flat:
         ax.set_xscale("log", base=2)

@@ -104,6 +104,8 @@ def domain_layout(endpoints: np.ndarray, scaleup_domain: np.ndarray | None) -> n
     if scaleup_domain is None:
         return None
     dom = np.asarray(scaleup_domain)[np.asarray(endpoints)]
+    if dom.size < 4 or (dom == dom[0]).all():
+        return None
     _, first, inv = np.unique(dom, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")       # domains in order of first appearance
     rank_of_domain = np.empty_like(order)

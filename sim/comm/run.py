@@ -207,7 +207,8 @@ def _result(fabric, plans, op, size_bytes, chunks, start_s, time_s) -> Collectiv
 
 
 # ---------------------------------------------------------------------------------------
-def analytical_time(fabric, plan: _Plan, chunks: int, intra: str, inter: str) -> float:
+def analytical_time(fabric, plan: _Plan, chunks: int, intra: str = "ring",
+                    inter: str = "ring") -> float:
     """Closed form for one communicator, α and B taken from the fabric's paths.
 
     Pairs inside one scale-up domain and pairs across domains are two classes, each with its
@@ -216,26 +217,42 @@ def analytical_time(fabric, plan: _Plan, chunks: int, intra: str, inter: str) ->
     the classes (e.g. a ring or an all-to-all over several NVLink domains) gets the same
     alpha-beta model summed wave by wave, each port class loaded with its own bytes.
     """
-    s = plan.schedule
+    return _analytical_group(fabric, [plan], chunks, intra, inter)
+
+
+def _analytical_group(fabric, plans: list[_Plan], chunks: int, intra: str, inter: str) -> float:
+    """Longest closed-form time over communicators sharing one schedule (one route query)."""
+    s = plans[0].schedule
     if not s.n_rows:
         return 0.0
-    eps = plan.comm.endpoints
+    eps = np.vstack([p.comm.endpoints for p in plans])           # (G, n)
     dom = getattr(fabric.topology, "scaleup_domain", None)
-    key = s.src * s.n + s.dst
-    pairs, inv = np.unique(key, return_inverse=True)
-    a, b = eps[pairs // s.n], eps[pairs % s.n]
-    cross = (np.zeros(pairs.size, bool) if dom is None
-             else np.asarray(dom)[a] != np.asarray(dom)[b])
-    _, _, lat, bn = _route_info(fabric, a, b)
-    alpha, bw = [0.0, 0.0], [np.inf, np.inf]
+    pairs, inv = np.unique(s.src * s.n + s.dst, return_inverse=True)
+    a, b = eps[:, pairs // s.n], eps[:, pairs % s.n]              # (G, P)
+    cross = np.zeros(a.shape, bool) if dom is None else np.asarray(dom)[a] != np.asarray(dom)[b]
+    _, _, lat, bn = _route_info(fabric, a.ravel(), b.ravel())
+    lat, bn = lat.reshape(a.shape), bn.reshape(a.shape) / 8.0
+    cols = [cross.astype(float)]
     for lv in (0, 1):
         m = cross == bool(lv)
-        if m.any():
-            alpha[lv] = float(lat[m].max())
-            bw[lv] = float(bn[m].min()) / 8.0
-    classes = np.unique(cross)
+        cols.append(np.where(m, lat, -np.inf).max(axis=1, keepdims=True))
+        cols.append(np.where(m, bn, np.inf).min(axis=1, keepdims=True))
+    cases, first = np.unique(np.hstack(cols), axis=0, return_index=True)
+    worst = 0.0
+    for row, g in zip(cases, first):
+        p = cross.shape[1]
+        xr = row[:p].astype(bool)
+        alpha = [max(row[p], 0.0), max(row[p + 2], 0.0)]
+        bw = [row[p + 1], row[p + 3]]
+        worst = max(worst, _analytical_one(fabric, s, eps[g], xr[inv], alpha, bw, chunks,
+                                           intra, inter))
+    return worst
+
+
+def _analytical_one(fabric, s: Schedule, eps, cross_rows, alpha, bw, chunks, intra, inter):
+    classes = np.unique(cross_rows)
     if s.algorithm == "hierarchical" and chunks == 1:
-        layout = domain_layout(eps, dom)
+        layout = domain_layout(eps, fabric.topology.scaleup_domain)
         return closed_form(s.op, "hierarchical", s.n, s.size_bytes, alpha[0], bw[0],
                            chunks=chunks, root=s.root, local_size=layout.shape[1],
                            alpha_inter_s=alpha[1], bandwidth_inter_Bps=bw[1],
@@ -245,7 +262,7 @@ def analytical_time(fabric, plan: _Plan, chunks: int, intra: str, inter: str) ->
         lv = int(classes[0])
         return closed_form(s.op, s.algorithm, s.n, s.size_bytes, alpha[lv], bw[lv],
                            chunks=chunks, root=s.root)
-    tagged = replace(s, level=cross[inv].astype(np.int8))
+    tagged = replace(s, level=cross_rows.astype(np.int8))
     return schedule_time(tagged, chunks, alpha, bw)
 
 
@@ -294,7 +311,10 @@ def run_collective(env: simpy.Environment, fabric, comms, op: str, size_bytes: f
     start = env.now
 
     if getattr(fabric, "fidelity", "flow") == "analytical":
-        t = max(analytical_time(fabric, p, chunks, intra, inter) for p in plans)
+        groups: dict = {}
+        for p in plans:
+            groups.setdefault(p.key, []).append(p)
+        t = max(_analytical_group(fabric, g, chunks, intra, inter) for g in groups.values())
         return env.timeout(t, value=_result(fabric, plans, op, size_bytes, chunks, start, t))
 
     def proc():
@@ -327,9 +347,15 @@ def run_p2p(env: simpy.Environment, fabric, src_gpu, dst_gpu, size_bytes) -> sim
     Scalars or arrays (e.g. every stage boundary of a pipeline at once); the event's value
     is a :class:`P2PResult`. On an ``analytical`` fabric: ``max(α + bytes/B)`` over the pairs.
     """
-    src, dst, nb = fabric._check(src_gpu, dst_gpu, size_bytes) if hasattr(fabric, "_check") \
-        else np.broadcast_arrays(np.atleast_1d(src_gpu), np.atleast_1d(dst_gpu),
-                                 np.atleast_1d(np.asarray(size_bytes, float)))
+    try:
+        src, dst, nb = (a.copy() for a in np.broadcast_arrays(
+            np.atleast_1d(np.asarray(src_gpu, np.int64)), np.atleast_1d(np.asarray(dst_gpu, np.int64)),
+            np.atleast_1d(np.asarray(size_bytes, float))))
+    except ValueError:
+        raise CposimError("src, dst and size of the transfers differ in length",
+                          field="p2p") from None
+    if nb.size and (not np.isfinite(nb).all() or (nb < 0).any()):
+        raise CposimError("transfer sizes must be finite and >= 0", field="size_bytes")
     start = env.now
 
     def result(t):
