@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import re
 import sys
 
 from sim import __version__
@@ -20,6 +22,14 @@ SUBCOMMANDS = ["link", "topology", "collective", "trace", "run", "sweep", "figur
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # "--length -1m" (or "-inf m", "-x") must reach our own check and its message naming
+        # the value, not argparse's "expected one argument": anything that starts with a single
+        # "-" and is not one of our options (argparse matches those first) is a value.
+        self._negative_number_matcher = re.compile(r"^-[^-]")
+        self._has_negative_number_optionals = []
+
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -57,3 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cposim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `cposim ... | head`: the reader left; exit quietly like other Unix tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
