@@ -73,6 +73,23 @@ def test_fair_queueing_shares_a_bottleneck():
     assert np.all(np.abs(t / expected - 1) < 0.01)
 
 
+def test_credit_backpressure_gives_max_min_shares():
+    # three flows into GPU 0 (C/3 each) and one more from GPU 1 to GPU 4 that shares GPU 1's
+    # uplink with the flow 1 -> 0. Max-min: 1 -> 4 gets 2C/3 and ends at 1.5 S/C. Without
+    # backpressure the uplink's round robin would give it only C/2 (ends at 2 S/C).
+    topo = single_switch(5, link_bandwidth_bps=100e9, link_latency_s=5e-7, switch_latency_s=3e-7)
+    S = 8 * MiB
+    unit = S * 8 / 100e9
+    args = (np.array([1, 2, 3, 1]), np.array([0, 0, 0, 4]), np.full(4, S))
+    _, t = run(topo, *args, fidelity="packet")
+    assert t[3] / unit == pytest.approx(1.5, rel=0.01)
+    assert np.allclose(t[:3] / unit, 3.0, rtol=0.01)
+    _, t_inf = run(topo, *args, fidelity="packet", buffer_bytes=None)
+    assert t_inf[3] / unit == pytest.approx(2.0, rel=0.01)
+    _, t_flow = run(topo, *args)
+    assert np.allclose(t, t_flow, rtol=0.01)
+
+
 def test_zero_and_local_flows_and_bad_options():
     topo = single_switch(3, link_bandwidth_bps=100e9, link_latency_s=1e-6)
     fab, t = run(topo, [0, 1], [1, 1], [0, MiB], fidelity="packet")
@@ -84,3 +101,5 @@ def test_zero_and_local_flows_and_bad_options():
         make_fabric(simpy.Environment(), topo, fidelity="packet", mtu_bytes=0)
     with pytest.raises(CposimError):
         make_fabric(simpy.Environment(), topo, fidelity="packet", routing="ecmp-even")
+    with pytest.raises(CposimError):
+        make_fabric(simpy.Environment(), topo, fidelity="packet", buffer_bytes=100)

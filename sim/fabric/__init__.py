@@ -20,16 +20,17 @@ FIDELITIES = ("flow", "packet", "analytical")
 
 def make_fabric(env: simpy.Environment, topology: Topology, *, fidelity: str = "flow",
                 routing: str = "ecmp-hash", seed: int = 0, mtu_bytes: int = 4096,
-                switching: str = "cut-through"):
+                switching: str = "cut-through", buffer_bytes: float | str | None = "auto"):
     """A network model over ``topology`` driven by ``env``: ``flow`` (max-min, default),
-    ``packet`` (packets through link/switch processes) or ``analytical`` (no sharing)."""
+    ``packet`` (packets through link/switch processes) or ``analytical`` (no sharing).
+    ``mtu_bytes``, ``switching`` and ``buffer_bytes`` (per flow per hop) are ``packet`` only."""
     if fidelity == "flow":
         from sim.fabric.flow import FlowFabric
         return FlowFabric(env, topology, routing=routing, seed=seed)
     if fidelity == "packet":
         from sim.fabric.packet import PacketFabric
         return PacketFabric(env, topology, routing=routing, seed=seed, mtu_bytes=mtu_bytes,
-                            switching=switching)
+                            switching=switching, buffer_bytes=buffer_bytes)
     if fidelity == "analytical":
         from sim.fabric.analytical import AnalyticalFabric
         return AnalyticalFabric(env, topology, routing=routing, seed=seed)

@@ -12,6 +12,11 @@
 * Switches add ``switch_latency_s`` before a packet joins the next output queue.
   ``cut-through``: a packet may start on the next link once its head has arrived, but cannot
   finish before its tail has; ``store-and-forward``: it waits for its tail.
+* Hop-by-hop credit flow control (lossless, as InfiniBand credits or PFC): a flow may have at
+  most ``buffer_bytes`` queued at or in flight to the next port (``"auto"``, the default: two
+  bandwidth-delay products of that hop, i.e. enough for full rate); a port skips flows
+  without credit. This backpressure lets a flow bottlenecked downstream leave its upstream
+  share to others, so the allocation approaches max-min quickly. ``None``: infinite buffers.
 * Sources inject lazily: a flow's first-hop queue makes its packets on demand.
 * Routing is per-flow ECMP hash on one path (``ecmp-even`` and the ``flow`` model's spreading
   of a flow over a multi-plane NIC's ports would need per-packet spraying; not modelled).
@@ -58,9 +63,9 @@ class _Port:
 
 class _Flow:
     __slots__ = ("ports", "last_hop", "size", "n_pkts", "mtu", "last_size", "injected",
-                 "sent_last", "qs", "group", "index", "swlat")
+                 "sent_last", "qs", "group", "index", "swlat", "credit", "blocked")
 
-    def __init__(self, ports, swlat, size, mtu, group, index):
+    def __init__(self, ports, swlat, size, mtu, group, index, credit):
         self.ports = ports
         self.swlat = swlat
         self.last_hop = len(ports) - 1
@@ -71,6 +76,8 @@ class _Flow:
         self.injected = 0
         self.sent_last = 0
         self.qs = [None] + [deque() for _ in ports[1:]]
+        self.credit = credit                     # packets it may still send into hop h + 1
+        self.blocked = [False] * len(ports)
         self.group = group
         self.index = index
 
@@ -83,7 +90,8 @@ class PacketFabric(FabricBase):
     fidelity = "packet"
 
     def __init__(self, env: simpy.Environment, topology, *, routing: str = "ecmp-hash",
-                 seed: int = 0, mtu_bytes: int = 4096, switching: str = "cut-through") -> None:
+                 seed: int = 0, mtu_bytes: int = 4096, switching: str = "cut-through",
+                 buffer_bytes: float | str | None = "auto") -> None:
         super().__init__(env, topology, routing=routing, seed=seed, spray_planes=False)
         if routing != "ecmp-hash":
             raise CposimError("the packet model routes by per-flow hash only (ecmp-hash)",
@@ -94,6 +102,24 @@ class PacketFabric(FabricBase):
         if not mtu_bytes or mtu_bytes <= 0:
             raise CposimError("MTU must be > 0 bytes", field="mtu_bytes")
         self.mtu = int(mtu_bytes)
+        n_links = topology.n_links
+        if buffer_bytes == "auto":
+            # two bandwidth-delay products of the hop (credit loop: serialise, cross the link
+            # and the switch) — enough for full rate, small enough to push back at once
+            loop_s = topology.latency_s + topology.switch_latency_s[topology.dst]
+            bdp = topology.capacity_bps / 8.0 * loop_s + self.mtu
+            self._credit = np.maximum(2, np.ceil(2.0 * bdp / self.mtu)).astype(int).tolist()
+        elif buffer_bytes is None:
+            self._credit = [1 << 62] * n_links
+        else:
+            try:
+                ok = float(buffer_bytes) >= self.mtu
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise CposimError("the per-flow buffer must hold at least one packet, or be "
+                                  "'auto' or None", field="buffer_bytes")
+            self._credit = [int(float(buffer_bytes) // self.mtu)] * n_links
         self.cut_through = switching == "cut-through"
         n = topology.n_links
         swlat = topology.switch_latency_s[topology.dst]          # at the link's far end
@@ -157,7 +183,7 @@ class PacketFabric(FabricBase):
                 continue
             path = self._ordered_path(links[ptr[r]:ptr[r + 1]], int(self.topology.gpu_node[src[i]]))
             f = _Flow([self._ports[l] for l in path], [self._swlat[l] for l in path],
-                      float(size[i]), self.mtu, grp, i)
+                      float(size[i]), self.mtu, grp, i, [self._credit[l] for l in path])
             grp.left += 1
             self._flows_moving += 1
             first = f.ports[0]
@@ -175,11 +201,20 @@ class PacketFabric(FabricBase):
         return ev
 
     def _send(self, port: _Port) -> None:
-        """Start serialising the next packet of ``port``'s round-robin queue."""
+        """Start serialising the next sendable packet of ``port``'s round-robin queue."""
         rr = port.rr
+        while rr:
+            flow, hop = rr.popleft()
+            if hop < flow.last_hop and flow.credit[hop] <= 0:
+                flow.blocked[hop] = True    # parked until the next hop frees buffer space
+                continue
+            break
+        else:
+            port.busy = False
+            return
         env = self.env
-        flow, hop = rr.popleft()
         now = env._now
+        freed = None
         if hop == 0:
             k = flow.injected + 1
             flow.injected = k
@@ -194,6 +229,11 @@ class PacketFabric(FabricBase):
             size, tail_in = q.popleft()
             if q:
                 rr.append((flow, hop))
+            flow.credit[hop - 1] += 1       # its buffer slot here is free again
+            if flow.blocked[hop - 1]:
+                flow.blocked[hop - 1] = False
+                freed = flow.ports[hop - 1]
+                freed.rr.append((flow, hop - 1))
         tx_end = now + size / port.cap_Bps
         if tx_end < tail_in:
             tx_end = tail_in           # cut-through: cannot finish before the tail is in
@@ -205,20 +245,23 @@ class PacketFabric(FabricBase):
             self._last_sent += 1
             if flow.sent_last == flow.n_pkts:
                 _At(env, tail_out - now, flow, self._flow_done)
-        elif self.cut_through:
-            _At(env, port.hop_lat, (flow, hop + 1, size, tail_out), self._enqueue)
         else:
-            _At(env, tail_out + flow.swlat[hop] - now, (flow, hop + 1, size, tail_out),
-                self._enqueue)
+            flow.credit[hop] -= 1
+            if self.cut_through:
+                _At(env, port.hop_lat, (flow, hop + 1, size, tail_out), self._enqueue)
+            else:
+                _At(env, tail_out + flow.swlat[hop] - now, (flow, hop + 1, size, tail_out),
+                    self._enqueue)
         port.busy = True
         _At(env, tx_end - now, port, self._tx_done)
+        if freed is not None and not freed.busy:
+            self._send(freed)
 
     def _tx_done(self, ev) -> None:
         port = ev._value
+        port.busy = False
         if port.rr:
             self._send(port)
-        else:
-            port.busy = False
 
     def _enqueue(self, ev) -> None:
         flow, hop, size, tail = ev._value
