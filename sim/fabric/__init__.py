@@ -3,6 +3,15 @@
 Public interface (see DESIGN.md §2 and the issue #3 contract)::
 
     from sim.fabric import Topology, build_topology, single_switch, make_fabric, PRESETS, POLICIES
+
+Modules: ``topology`` (the record and its builder), ``placement`` (geometry -> cable length),
+``policy`` (technology per cable via ``sim.phy.resolve_link``), ``builders`` (scale-up
+domains, Clos/rail-optimized/multi-plane, ring/torus), ``presets`` (named clusters and
+``build_topology``), ``userfile`` (TOML/JSON topologies), ``simple`` (idealised single switch,
+ring, torus), ``routing`` (shortest paths, ECMP), ``maxmin`` (the water-filling solver),
+``base``/``flow``/``packet``/``analytical`` (the three fabric models behind one interface).
+Node arrays are ``kind``, ``node_name``, ``node_tier``, ``rack``, ``row``, ``slot``,
+``switch_latency_s``; ``tier`` and ``tech`` are per directed link.
 """
 
 from __future__ import annotations
