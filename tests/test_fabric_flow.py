@@ -171,6 +171,32 @@ def test_same_instant_starts_are_one_solve():
     assert fab.stats["epochs"] == 1
 
 
+def test_only_the_touched_component_is_solved_and_identical_flows_share_a_row():
+    C = 8e9
+    topo = single_switch(6, link_bandwidth_bps=C, link_latency_s=0.0)
+    env = simpy.Environment()
+    fab = make_fabric(env, topo)
+    out = {}
+
+    def first():
+        out["a"] = yield fab.start_flows(np.array([0, 0, 0, 0]), np.array([1, 1, 1, 1]),
+                                         np.full(4, 1e6))
+
+    def second():
+        yield env.timeout(1e-4)
+        out["b"] = yield fab.start_flows(np.array([2]), np.array([3]), np.array([1e6]))
+
+    env.process(first())
+    env.process(second())
+    env.run()
+    assert fab.stats["rows"] == 2                  # four identical flows are one weighted row
+    # solve 1: the weighted row; solve 2 (t = 0.1 ms, the first still running): only the
+    # new, disjoint flow; completions leave nothing else to re-solve
+    assert fab.stats["solves"] == 2 and fab.stats["rows_solved"] == 2
+    assert np.allclose(out["a"], 4e6 / 1e9, rtol=1e-12)      # C/4 each, undisturbed
+    assert np.allclose(out["b"], 1e-4 + 1e6 / 1e9, rtol=1e-12)
+
+
 def test_zero_byte_and_local_flows():
     topo = single_switch(4, link_bandwidth_bps=100e9, link_latency_s=1e-6, switch_latency_s=1e-7)
     fab, t = run(topo, [0, 1, 2], [1, 1, 3], [0, 5e6, MiB])

@@ -58,7 +58,8 @@ class FlowFabric(FabricBase):
         self._version = 0
         self._groups: dict[int, _Group] = {}
         self._next_gid = 0
-        self.stats.update({"rows": 0, "rounds": 0, "max_active_rows": 0, "epochs": 0})
+        self.stats.update({"rows": 0, "rounds": 0, "rows_solved": 0, "max_active_rows": 0,
+                           "epochs": 0})
 
     # -- public -------------------------------------------------------------------------
     def start_flows(self, src_gpu, dst_gpu, size_bytes) -> simpy.Event:
@@ -180,6 +181,7 @@ class FlowFabric(FabricBase):
                 self.r_rate[rows] = rate / 8.0          # bits/s -> bytes/s
                 self.stats["solves"] += 1
                 self.stats["rounds"] += rounds
+                self.stats["rows_solved"] += int(rows.size)
         self._touched[:] = False
         self._schedule_next()
 
