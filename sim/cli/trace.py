@@ -1,0 +1,252 @@
+"""``cposim trace info|convert|generate``: inspect, convert and generate workload traces.
+
+``info FILE [--json]``: format, world size, programs, layer count, ops by kind, bytes by
+collective type and by group (bytes one rank issues, averaged over ranks; the totals over all
+ranks too), point-to-point bytes, declared parallelism and group sizes.
+``convert IN OUT``: any readable format -> native (``*.cposim.json``), Chakra protobuf
+(``*.et``: writes ``<prefix>.<rank>.et``) or Chakra JSON (``*.chakra.json``).
+``generate ...``: delegates to ``workloads.generator.cli`` (options from its
+``add_arguments``), writes ``--out`` and prints ``trace info``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections import Counter, defaultdict
+
+from sim.errors import CposimError
+from sim.units import format_si
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------- summary
+def _ranks_text(ranks) -> str:
+    r = sorted(int(x) for x in ranks)
+    if not r:
+        return ""
+    parts, start, prev = [], r[0], r[0]
+    for x in r[1:] + [None]:
+        if x is not None and x == prev + 1:
+            prev = x
+            continue
+        parts.append(f"{start}" if start == prev else f"{start}-{prev}")
+        if x is not None:
+            start = prev = x
+    return ",".join(parts)
+
+
+def summarize(trace, path: str = "") -> dict:
+    """Facts about a trace, JSON-ready."""
+    world = trace.world_size
+    ops_by_kind: Counter = Counter()
+    coll_per_rank: dict = defaultdict(float)
+    group_per_rank: dict = defaultdict(float)
+    coll_total: dict = defaultdict(float)
+    p2p_per_rank: dict = defaultdict(float)
+    coll_count: Counter = Counter()
+    compute_s = 0.0
+    flops = 0.0
+    layers: set = set()
+    programs = []
+    for prog in trace.programs:
+        n = len(prog.ranks)
+        kinds = Counter(op.kind for op in prog.ops)
+        ops_by_kind.update(kinds)
+        programs.append({"name": prog.name, "ranks": _ranks_text(prog.ranks), "n_ranks": n,
+                         "ops": len(prog.ops)})
+        for op in prog.ops:
+            if op.layer is not None:
+                layers.add(op.layer)
+            if op.kind == "compute":
+                compute_s += n * (op.duration_s or 0.0) / world
+                flops += n * (op.flops or 0.0) / world
+            elif op.kind == "collective":
+                coll_per_rank[op.collective] += n * op.size_bytes / world
+                group_per_rank[op.group] += n * op.size_bytes / world
+                coll_total[op.collective] += n * op.size_bytes
+                coll_count[op.collective] += 1
+            else:
+                p2p_per_rank[op.kind] += n * op.size_bytes / world
+                if op.group:
+                    group_per_rank[op.group] += n * op.size_bytes / world
+    md = trace.metadata
+    return {
+        "file": path,
+        "format": md.get("format"),
+        "world_size": world,
+        "ranks": _ranks_text(r for p in trace.programs for r in p.ranks),
+        "programs": len(trace.programs),
+        "program_list": programs,
+        "layers": md.get("layers", len(layers)),
+        "ops_by_kind": dict(sorted(ops_by_kind.items())),
+        "collectives_by_type": dict(sorted(coll_count.items())),
+        "bytes_by_collective": dict(sorted(coll_per_rank.items())),
+        "bytes_by_group": dict(sorted(group_per_rank.items())),
+        "p2p_bytes": dict(sorted(p2p_per_rank.items())),
+        "total_bytes_by_collective": dict(sorted(coll_total.items())),
+        "compute_s_per_rank": compute_s,
+        "flops_per_rank": flops,
+        "parallelism": md.get("parallelism"),
+        "header": md.get("header", {}),
+        "groups": {n: {"size": g.size, "communicators": int(g.members.shape[0])}
+                   for n, g in trace.groups.items()},
+        "assumptions": md.get("assumptions", []),
+        "notes": md.get("notes", []),
+    }
+
+
+def _table(s: dict) -> str:
+    out = [f"file          {s['file']}",
+           f"format        {s['format']}",
+           f"parallelism   {s['parallelism'] or '-'}"
+           + (f"  {json.dumps(s['header'])}" if s["header"] else ""),
+           f"world size    {s['world_size']}  (ranks {s['ranks']})",
+           f"programs      {s['programs']}",
+           f"layers        {s['layers']}",
+           "ops by kind   " + ", ".join(f"{k} {v}" for k, v in s["ops_by_kind"].items()),
+           f"compute       {format_si(s['compute_s_per_rank'], 's')} per rank",
+           "groups        " + ", ".join(f"{n} {g['communicators']}x{g['size']}"
+                                       for n, g in s["groups"].items())]
+    if s["bytes_by_collective"]:
+        out.append("bytes per rank by collective:")
+        for k, v in s["bytes_by_collective"].items():
+            out.append(f"  {k:<14} {v:>16,.0f} B  ({s['collectives_by_type'][k]} ops)")
+    if s["bytes_by_group"]:
+        out.append("bytes per rank by group:")
+        for k, v in s["bytes_by_group"].items():
+            out.append(f"  {k:<14} {v:>16,.0f} B")
+    for k, v in s["p2p_bytes"].items():
+        out.append(f"p2p {k:<10} {v:>16,.0f} B per rank")
+    for a in s["assumptions"]:
+        out.append(f"assumption: {a}")
+    for n in s["notes"][:10]:
+        out.append(f"note: {n}")
+    if len(s["notes"]) > 10:
+        out.append(f"note: ... {len(s['notes']) - 10} more")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------- handlers
+def _dims(text: str | None):
+    if text is None:
+        return None
+    try:
+        dims = [int(x) for x in text.replace("x", ",").split(",") if x.strip()]
+    except ValueError:
+        raise CposimError(f"--dims must be integers like 2,4 — got {text!r}",
+                          field="--dims") from None
+    if not dims or min(dims) <= 0:
+        raise CposimError(f"--dims must be positive integers, got {text!r}", field="--dims")
+    return dims
+
+
+def _read(args):
+    from workloads.io import read_trace
+
+    opts = {}
+    if args.dims is not None:
+        opts["dims"] = _dims(args.dims)
+    if args.micro is not None:
+        opts["micro"] = args.micro
+    return read_trace(args.file, world_size=args.world_size, **opts)
+
+
+def _print_info(trace, path: str, as_json: bool) -> None:
+    s = summarize(trace, path)
+    print(json.dumps(s, indent=2) if as_json else _table(s))
+
+
+def handle_info(args: argparse.Namespace) -> int:
+    _print_info(_read(args), str(args.file), args.json)
+    return 0
+
+
+def handle_convert(args: argparse.Namespace) -> int:
+    from workloads.io import write_trace
+
+    trace = _read(args)
+    paths = write_trace(trace, args.out, format=args.to)
+    s = summarize(trace, str(args.file))
+    if args.json:
+        print(json.dumps({"in": str(args.file), "format_in": s["format"],
+                          "out": [str(p) for p in paths], "world_size": trace.world_size,
+                          "ops_by_kind": s["ops_by_kind"]}, indent=2))
+    else:
+        shown = str(paths[0]) + (f" ... ({len(paths)} files)" if len(paths) > 1 else "")
+        print(f"{args.file} ({s['format']}, {trace.world_size} ranks, "
+              f"{sum(s['ops_by_kind'].values())} ops) -> {shown}")
+    return 0
+
+
+def _generator_missing(reason: str):
+    def handler(args: argparse.Namespace) -> int:
+        print(f"cposim trace generate: the workload generator is not available ({reason})",
+              file=sys.stderr)
+        return 2
+    return handler
+
+
+def _handle_generate(generate_from_args):
+    def handler(args: argparse.Namespace) -> int:
+        from workloads.io import write_trace
+
+        trace = generate_from_args(args)
+        write_trace(trace, args.out)
+        _print_info(trace, str(args.out), getattr(args, "json", False))
+        return 0
+    return handler
+
+
+def _add_read_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--world-size", type=int, default=None, metavar="N",
+                   help="number of NPUs for text workloads without all_gpus: (default 8)")
+    p.add_argument("--dims", default=None, metavar="D0,D1,..",
+                   help="logical dimension sizes, dim 0 fastest (text workloads)")
+    p.add_argument("--micro", choices=("training", "collective-only"), default=None,
+                   help="how MICRO workloads become ops (default training)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("trace", help="inspect, convert and generate workload traces",
+                       description="Inspect, convert and generate workload traces "
+                       "(ASTRA-sim 1.0 / SimAI text, Chakra .et / JSON, cposim JSON).")
+    tsub = p.add_subparsers(dest="trace_command", metavar="ACTION",
+                            parser_class=type(p))
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+    info = tsub.add_parser("info", help="summarise a trace")
+    info.add_argument("file", help="trace file (Chakra: a prefix or one rank file)")
+    _add_read_options(info)
+    info.set_defaults(func=handle_info)
+
+    conv = tsub.add_parser("convert", help="convert a trace to another format")
+    conv.add_argument("file", metavar="IN")
+    conv.add_argument("out", metavar="OUT",
+                      help="*.cposim.json (native), *.et (Chakra prefix), *.chakra.json")
+    conv.add_argument("--to", choices=("native", "chakra-et", "chakra-json"), default=None,
+                      help="output format (default: from OUT's extension)")
+    _add_read_options(conv)
+    conv.set_defaults(func=handle_convert)
+
+    gen = tsub.add_parser("generate", help="generate an LLM-training trace")
+    try:
+        from workloads.generator.cli import add_arguments, generate_from_args
+    except Exception as exc:  # noqa: BLE001 - missing or broken: say so, keep `trace` usable
+        reason = f"{type(exc).__name__}: {exc}"
+        log.debug("workloads.generator.cli unavailable: %s", reason)
+        gen.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        gen.set_defaults(func=_generator_missing(reason))
+        return
+    add_arguments(gen)
+    known = gen._option_string_actions  # noqa: SLF001 - avoid clashing with the generator
+    if "--out" not in known:
+        gen.add_argument("--out", default="trace.cposim.json",
+                         help="output trace (default trace.cposim.json)")
+    if "--json" not in known:
+        gen.add_argument("--json", action="store_true", help="print trace info as JSON")
+    gen.set_defaults(func=_handle_generate(generate_from_args))
