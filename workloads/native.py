@@ -26,6 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sim.errors import CposimError
 from workloads.trace import COLLECTIVES, OP_KINDS, Group, Op, Program, Trace
 
+# Largest world a trace may declare: 4M ranks is far beyond any machine built, and a bound
+# keeps a corrupt header from allocating rank arrays of arbitrary size.
+MAX_WORLD_SIZE = 1 << 22
 FORMAT = "cposim-trace"
 VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "trace.schema.json"
@@ -83,7 +86,7 @@ class TraceDocument(_Strict):
 
     format: Literal["cposim-trace"]
     version: Literal[1]
-    world_size: int = Field(gt=0)
+    world_size: int = Field(gt=0, le=MAX_WORLD_SIZE)
     groups: dict[str, GroupModel] = Field(default_factory=dict)
     programs: list[ProgramModel]
     metadata: dict = Field(default_factory=dict)
@@ -191,6 +194,8 @@ def read_native(path: str | Path) -> Trace:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CposimError(f"invalid JSON: {exc.msg}", file=src, line=exc.lineno) from None
+    except RecursionError:
+        raise CposimError("JSON nested too deeply", file=src) from None
     if not isinstance(doc, dict):
         raise CposimError("a cposim trace is a JSON object", file=src, line=1)
     return from_document(doc, src)

@@ -39,8 +39,13 @@ def _ranks_text(ranks) -> str:
     return ",".join(parts)
 
 
+def _num(x: float):
+    return int(x) if float(x).is_integer() else x
+
+
 def summarize(trace, path: str = "") -> dict:
-    """Facts about a trace, JSON-ready."""
+    """Facts about a trace, JSON-ready. Per-rank figures (ops, bytes, compute) are what one
+    rank runs, averaged over all ranks; ``total_*`` sum over all ranks."""
     world = trace.world_size
     ops_by_kind: Counter = Counter()
     coll_per_rank: dict = defaultdict(float)
@@ -55,7 +60,8 @@ def summarize(trace, path: str = "") -> dict:
     for prog in trace.programs:
         n = len(prog.ranks)
         kinds = Counter(op.kind for op in prog.ops)
-        ops_by_kind.update(kinds)
+        for k, v in kinds.items():
+            ops_by_kind[k] += n * v
         programs.append({"name": prog.name, "ranks": _ranks_text(prog.ranks), "n_ranks": n,
                          "ops": len(prog.ops)})
         for op in prog.ops:
@@ -68,7 +74,7 @@ def summarize(trace, path: str = "") -> dict:
                 coll_per_rank[op.collective] += n * op.size_bytes / world
                 group_per_rank[op.group] += n * op.size_bytes / world
                 coll_total[op.collective] += n * op.size_bytes
-                coll_count[op.collective] += 1
+                coll_count[op.collective] += n
             else:
                 p2p_per_rank[op.kind] += n * op.size_bytes / world
                 if op.group:
@@ -82,8 +88,9 @@ def summarize(trace, path: str = "") -> dict:
         "programs": len(trace.programs),
         "program_list": programs,
         "layers": md.get("layers", len(layers)),
-        "ops_by_kind": dict(sorted(ops_by_kind.items())),
-        "collectives_by_type": dict(sorted(coll_count.items())),
+        "ops_by_kind": {k: _num(v / world) for k, v in sorted(ops_by_kind.items())},
+        "ops_total": sum(ops_by_kind.values()),
+        "collectives_by_type": {k: _num(v / world) for k, v in sorted(coll_count.items())},
         "bytes_by_collective": dict(sorted(coll_per_rank.items())),
         "bytes_by_group": dict(sorted(group_per_rank.items())),
         "p2p_bytes": dict(sorted(p2p_per_rank.items())),
@@ -107,14 +114,15 @@ def _table(s: dict) -> str:
            f"world size    {s['world_size']}  (ranks {s['ranks']})",
            f"programs      {s['programs']}",
            f"layers        {s['layers']}",
-           "ops by kind   " + ", ".join(f"{k} {v}" for k, v in s["ops_by_kind"].items()),
+           "ops per rank  " + ", ".join(f"{k} {v:g}" for k, v in s["ops_by_kind"].items())
+           + f"  (all ranks: {s['ops_total']})",
            f"compute       {format_si(s['compute_s_per_rank'], 's')} per rank",
            "groups        " + ", ".join(f"{n} {g['communicators']}x{g['size']}"
                                        for n, g in s["groups"].items())]
     if s["bytes_by_collective"]:
         out.append("bytes per rank by collective:")
         for k, v in s["bytes_by_collective"].items():
-            out.append(f"  {k:<14} {v:>16,.0f} B  ({s['collectives_by_type'][k]} ops)")
+            out.append(f"  {k:<14} {v:>16,.0f} B  ({s['collectives_by_type'][k]:g} ops)")
     if s["bytes_by_group"]:
         out.append("bytes per rank by group:")
         for k, v in s["bytes_by_group"].items():
@@ -174,11 +182,11 @@ def handle_convert(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"in": str(args.file), "format_in": s["format"],
                           "out": [str(p) for p in paths], "world_size": trace.world_size,
-                          "ops_by_kind": s["ops_by_kind"]}, indent=2))
+                          "ops_total": s["ops_total"]}, indent=2))
     else:
         shown = str(paths[0]) + (f" ... ({len(paths)} files)" if len(paths) > 1 else "")
         print(f"{args.file} ({s['format']}, {trace.world_size} ranks, "
-              f"{sum(s['ops_by_kind'].values())} ops) -> {shown}")
+              f"{s['ops_total']} ops over all ranks) -> {shown}")
     return 0
 
 
@@ -239,7 +247,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     except Exception as exc:  # noqa: BLE001 - missing or broken: say so, keep `trace` usable
         reason = f"{type(exc).__name__}: {exc}"
         log.debug("workloads.generator.cli unavailable: %s", reason)
-        gen.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        parse = gen.parse_known_args
+
+        def swallow(args=None, namespace=None):  # accept the generator's options anyway
+            return parse(args, namespace)[0], []
+        gen.parse_known_args = swallow
         gen.set_defaults(func=_generator_missing(reason))
         return
     add_arguments(gen)

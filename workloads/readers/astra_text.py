@@ -64,11 +64,13 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import CposimError
+from workloads.native import MAX_WORLD_SIZE
 from workloads.trace import Group, Op, Program, Trace
 
 log = logging.getLogger(__name__)
 
 NS_PER_CYCLE = 1.0  # ASTRA-sim 1.0 FREQ = 1 GHz -> 1 cycle = 1 ns (grade A, Workload.cc/Sys.cc)
+MAX_MICROBATCHES = 1 << 16  # bound on ga: (p2p ops per stage); real runs use < 10^4
 DEFAULT_WORLD_SIZE = 8  # assumption (grade U): ASTRA-sim examples' 8-NPU switch; override world_size=
 
 PARALLELISMS = ("DATA", "MODEL", "MICRO", "HYBRID_DATA_MODEL", "HYBRID_MODEL_DATA",
@@ -485,9 +487,9 @@ def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro
         world = DEFAULT_WORLD_SIZE
         assumptions.append(f"world size {world} (default; the file does not say; "
                            "pass world_size=)")
-    if world <= 0:
-        raise CposimError(f"world size must be positive, got {world}", file=src, line=1,
-                          field="all_gpus")
+    if not 0 < world <= MAX_WORLD_SIZE:
+        raise CposimError(f"world size must be in 1..{MAX_WORLD_SIZE}, got {world}", file=src,
+                          line=1, field="all_gpus")
     if dims and int(np.prod(dims)) != world:
         raise CposimError(f"dims {list(dims)} multiply to {int(np.prod(dims))}, not the "
                           f"world size {world}", field="dims")
@@ -532,6 +534,9 @@ def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro
     notes: list[str] = []
     pp_bytes = hv.get("pp_comm_bytes", 0)
     ga = hv.get("ga", 1) or 1
+    if pp > 1 and ga > MAX_MICROBATCHES:
+        raise CposimError(f"ga: {ga} micro-batches is more than {MAX_MICROBATCHES}", file=src,
+                          line=1, field="ga:")
     programs = []
     stage_size = world // pp
     for s in range(pp):

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import CposimError
+from workloads.native import MAX_WORLD_SIZE
 from workloads.readers.protowire import WireError, decode_stream, encode_delimited, load_schema
 from workloads.trace import Group, Op, Program, Trace
 
@@ -87,7 +88,10 @@ def rank_files(path: str | Path, ext: str = "et") -> tuple[str, list[tuple[int, 
 # ---------------------------------------------------------------------------- node -> op
 def _attrs(node: dict) -> dict:
     out = {}
-    for a in node.get("attr", []):
+    attrs = node.get("attr", [])
+    for a in attrs if isinstance(attrs, list) else []:
+        if not isinstance(a, dict):
+            continue
         val = None
         for k, v in a.items():
             if k in ("name", "doc_string"):
@@ -95,14 +99,14 @@ def _attrs(node: dict) -> dict:
             if isinstance(v, dict) and "values" in v:
                 v = v["values"]
             val = v
-        out[a.get("name", "")] = val
+        out[str(a.get("name", ""))] = val
     return out
 
 
 def _num(v, what: str, src: str, line: int) -> float:
     try:
         x = float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise CposimError(f"{what} must be a number, got {v!r}", file=src, line=line,
                           field=what) from None
     if not math.isfinite(x) or x < 0:
@@ -194,8 +198,9 @@ def _node_to_op(node: dict, src: str, line: int, world: int) -> tuple[Op, dict]:
             raise CposimError(f"{key} {peer} is outside ranks 0..{world - 1}", file=src,
                               line=line, field=key)
         tag = _int(a.get("comm_tag", 0), "comm_tag", src, line)
+        group = str(a["pg_name"]) if a.get("pg_name") else None
         return Op(kind="send" if tname == "COMM_SEND_NODE" else "recv", peer=peer, tag=tag,
-                  size_bytes=size, **common), extra
+                  size_bytes=size, group=group, **common), extra
     raise CposimError(f"node type {tname} is not supported", file=src, line=line, field="type")
 
 
@@ -328,16 +333,19 @@ def read_chakra(path: str | Path) -> Trace:
                 text = f.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise CposimError(f"cannot read: {exc}", file=str(f)) from None
-            per_rank.append((rank, f, *_json_nodes(text, str(f))))
+            try:
+                per_rank.append((rank, f, *_json_nodes(text, str(f))))
+            except RecursionError:
+                raise CposimError("JSON nested too deeply", file=str(f)) from None
         else:
             per_rank.append((rank, f, *_decode_et(f)))
     world = len(files)
     meta0 = _meta_attrs(per_rank[0][2])
     if "cposim_world_size" in meta0:
         world = _int(meta0["cposim_world_size"], "cposim_world_size", str(files[0][1]), 1)
-        if world < len(files):
-            raise CposimError(f"cposim_world_size {world} < {len(files)} rank files",
-                              file=str(files[0][1]))
+        if not len(files) <= world <= MAX_WORLD_SIZE:
+            raise CposimError(f"cposim_world_size {world} is not in {len(files)}.."
+                              f"{MAX_WORLD_SIZE}", file=str(files[0][1]), line=1)
     # nodes -> ops per rank (feeder attrs come as {"name", "value"})
     rank_ops: dict[int, list[Op]] = {}
     extras: dict[str, set] = {"involved_dim": set(), "is_cpu_op": set()}
@@ -366,7 +374,7 @@ def read_chakra(path: str | Path) -> Trace:
             try:
                 metadata.update({kk: vv for kk, vv in json.loads(meta0[k]).items()
                                  if kk not in ("format", "source")})
-            except (TypeError, ValueError, AttributeError):
+            except (TypeError, ValueError, AttributeError, RecursionError):
                 raise CposimError(f"{k} is not a JSON object", file=str(files[0][1]),
                                   line=1, field=k) from None
     return Trace(world, programs, groups, metadata).validate(prefix)
@@ -403,15 +411,18 @@ def _groups(meta: dict, rank_ops: dict[int, list[Op]], world: int, src: str) -> 
     if "cposim_groups" in meta:
         try:
             table = json.loads(meta["cposim_groups"])
-            return {name: Group(name, np.asarray(m, dtype=np.int64))
-                    for name, m in table.items()}
-        except (TypeError, ValueError, AttributeError) as exc:
+            out = {str(name): Group(str(name), np.asarray(m, dtype=np.int64))
+                   for name, m in table.items()}
+            if any(g.members.ndim != 2 for g in out.values()):
+                raise ValueError("members must be a 2-D table")
+            return out
+        except (TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
             raise CposimError(f"cposim_groups is not a group table: {exc}", file=src,
                               line=1, field="cposim_groups") from None
     users: dict[str, set[int]] = OrderedDict()
     for rank, ops in rank_ops.items():
         for op in ops:
-            if op.kind == "collective" and op.group != "world":
+            if op.group is not None and op.group != "world":
                 users.setdefault(op.group, set()).add(rank)
     return {name: Group(name, np.asarray(sorted(r))[None, :]) for name, r in users.items()}
 
@@ -468,6 +479,8 @@ def _op_to_node(op: Op, rank: int, trace: Trace) -> dict:
                   {"name": "comm_dst", "int32_val": peer if send else rank},
                   {"name": "comm_tag", "int32_val": int(op.tag)},
                   {"name": "comm_size", "int64_val": int(op.size_bytes)}]
+        if op.group is not None:
+            attrs.append({"name": "pg_name", "string_val": op.group})
     node["attr"] = attrs
     return node
 
