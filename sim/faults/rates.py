@@ -1,0 +1,208 @@
+"""Failure rates of a fabric's links and switches, from component FITs, and which interrupt a job.
+
+Per link (one cable record of the topology; ``bundle`` parallel cables):
+
+* Each end carries ``lanes / port_lanes`` port-equivalents of the technology (a 400G link on a
+  twin-port 800G module is half a module per end). A port end fails at
+  ``fit_per_end = sum(count x FIT)`` over its components (lasers, DSPs, retimers, drivers,
+  TIAs, photodiodes, connectors: the ``reliability.*`` rows of ``sim/phy/parameters.csv``,
+  returned by ``sim.phy.resolve_link(...).failure``). Failures of a module shared by two links
+  are one event, so events scale with port-equivalents, not with link records.
+* ``fit = 2 x port_equiv x fit_per_end + bundle x cable_fit`` (FIT = failures per 1e9 h).
+* Repair: a pluggable (or cable) is swapped (``repair_time``). A CPO/optical-I/O end with a
+  field-replaceable external laser: a laser failure is a laser-module swap (``repair_time``);
+  any other engine failure needs the ``nonreplaceable_repair_time`` (whole switch or board
+  swapped). We default to that, not a spare-lane remap: every shipping CPO switch in reference
+  §4 (Bailly, Davisson, Quantum-X/Spectrum-X photonics) has detachable lasers, none documents
+  spare optical lanes. The link's repair time is the rate-weighted mean.
+
+Per switch (scale-out tiers only): ``1e9 / switch.mtbf_h`` FIT for the box (ASIC board, PSUs,
+fans, CPU); its port optics are already in the links.
+
+What interrupts a synchronous training job: a *non-redundant* element — a GPU's only NIC link,
+or a switch some GPU reaches only through it (its rail leaf) — stops a rank, NCCL aborts, the
+job restarts from a checkpoint (``interrupt.nonredundant_fraction`` = 1). A *redundant* one —
+a switch-to-switch link or spine/core switch with equal-cost alternatives, one cable of a
+bundle, one plane of a multi-plane NIC — is routed around by ECMP: capacity drops, the job
+continues (``interrupt.redundant_fraction``, default 0; the Llama-3 data bound it, see
+:mod:`sim.faults.calibration`). The scale-up tier (NVLink inside a server or rack) is left out:
+Llama 3 books those failures under GPUs, not "network switch and cable".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sim.faults.params import load_fault_parameters
+
+HOUR_S = 3600.0
+# node tier -> height in the Clos (GPUs at the bottom)
+_RANK = {"gpu": 0, "scaleup": 1, "leaf": 1, "spine": 2, "core": 3}
+
+
+def _resolve(tech: str, lane_rate_bps: float, length_m: float, phy_params):
+    import sim.phy as phy
+    return phy.resolve_link(tech, lane_rate_bps, length_m, params=phy_params)
+
+
+def link_failures(topo, *, phy_params=None, fault_params=None) -> pd.DataFrame:
+    """One row per cable record: failure rate (FIT and per hour), lasers, repair time, and
+    whether its failure interrupts a synchronous job. Idealised links (no PHY) have rate 0."""
+    fp = fault_params if fault_params is not None else load_fault_parameters()
+    one = np.unique(topo.cable, return_index=True)[1]        # first directed link per cable
+    a, b = topo.src[one], topo.dst[one]
+    tech = topo.tech[one].astype(str)
+    tier = topo.tier[one].astype(str)
+    lanes = topo.lanes[one].astype(float)
+    rate = topo.lane_rate_bps[one].astype(float)
+    length = topo.length_m[one].astype(float)
+    bundle = topo.bundle[one].astype(float)
+    n = one.size
+    fit_end = np.zeros(n)
+    laser_fit_end = np.zeros(n)
+    lasers_end = np.zeros(n)
+    cable_fit = np.zeros(n)
+    port_lanes = np.ones(n)
+    rep_laser = np.zeros(n)
+    rep_other = np.zeros(n)
+    phy = tech != "ideal"
+    keys = pd.DataFrame({"t": tech, "r": rate, "l": np.round(length, 3)})
+    for (t, r, L), idx in keys[phy].groupby(["t", "r", "l"]).indices.items():
+        rows = np.flatnonzero(phy)[idx]
+        f = _resolve(t, float(r), float(L), phy_params)
+        fail = f.failure
+        fit_end[rows] = fail["fit_per_end"]
+        laser_fit_end[rows] = fail["laser_fit_per_end"]
+        lasers_end[rows] = fail["counts_per_end"]["lasers"]
+        cable_fit[rows] = fail["cable_fit"]
+        port_lanes[rows] = f.lanes
+        rep_laser[rows] = fail["repair_time_s"]
+        rep_other[rows] = fail["nonreplaceable_repair_time_s"]
+    port_equiv = np.where(phy, lanes / port_lanes, 0.0)
+    end_fit = 2 * port_equiv * fit_end
+    laser_fit = 2 * port_equiv * laser_fit_end
+    fit = end_fit + np.where(phy, bundle * cable_fit, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # lasers and cables: swap; other end components: the non-replaceable path (equal to
+        # the swap time for pluggables and copper, see the PHY table)
+        repair = np.where(fit > 0, ((laser_fit + bundle * cable_fit * phy) * rep_laser
+                                    + (end_fit - laser_fit) * rep_other) / fit, 0.0)
+    kind = topo.kind
+    ntier = topo.node_tier.astype(str)
+    rank_a = np.array([_RANK.get(t, 1) for t in ntier[a]])
+    rank_b = np.array([_RANK.get(t, 1) for t in ntier[b]])
+    lower = np.where(rank_a <= rank_b, a, b)
+    upper = np.where(rank_a <= rank_b, b, a)
+    # redundancy: cables (bundle-weighted) from the lower end up to that tier of switches
+    grp = pd.DataFrame({"lower": lower, "ut": ntier[upper], "tier": tier, "bundle": bundle})
+    alternatives = grp.groupby(["lower", "ut", "tier"])["bundle"].transform("sum").to_numpy()
+    network = (tier != "scaleup") & phy
+    redundant = alternatives >= 2
+    p = np.where(redundant, fp["interrupt.redundant_fraction"],
+                 fp["interrupt.nonredundant_fraction"])
+    rate_h = fit * 1e-9
+    return pd.DataFrame({
+        "cable": topo.cable[one], "src": a, "dst": b, "src_name": topo.node_name[a],
+        "dst_name": topo.node_name[b], "tier": tier, "tech": tech, "bundle": bundle,
+        "lanes": lanes, "port_equiv_per_end": port_equiv, "fit_per_end": fit_end,
+        "fit": fit, "laser_fit": laser_fit, "lasers": 2 * port_equiv * lasers_end,
+        "rate_per_h": rate_h, "repair_time_s": repair, "network": network,
+        "access": (kind[a] == "gpu") | (kind[b] == "gpu"), "redundant": redundant,
+        "p_interrupt": p, "interrupt_rate_per_h": np.where(network, rate_h * p, 0.0),
+    })
+
+
+def switch_failures(topo, *, fault_params=None) -> pd.DataFrame:
+    """One row per scale-out switch: box failure rate, repair time, and whether some GPU
+    reaches the network only through it (then its failure interrupts the job)."""
+    fp = fault_params if fault_params is not None else load_fault_parameters()
+    sw = np.flatnonzero((topo.kind == "switch") & (topo.node_tier != "scaleup"))
+    ntier = topo.node_tier.astype(str)
+    m = topo.tier != "scaleup"
+    s, d = topo.src[m], topo.dst[m]
+    rank = np.array([_RANK.get(t, 1) for t in ntier])
+    up = rank[d] > rank[s]                                   # directed links going up
+    lo, hi = s[up], d[up]
+    # distinct upper neighbours of each lower node, per upper tier
+    pairs = pd.DataFrame({"lo": lo, "hi": hi, "ht": ntier[hi]}).drop_duplicates(["lo", "hi"])
+    pairs["n_up"] = pairs.groupby(["lo", "ht"])["hi"].transform("size")
+    worst = pairs.groupby("hi")["n_up"].min()
+    alternatives = worst.reindex(sw).fillna(2).to_numpy()
+    redundant = alternatives >= 2
+    fit = np.full(sw.size, 1e9 / (fp["switch.mtbf"] / HOUR_S))
+    p = np.where(redundant, fp["interrupt.redundant_fraction"],
+                 fp["interrupt.nonredundant_fraction"])
+    rate_h = fit * 1e-9
+    return pd.DataFrame({"node": sw, "name": topo.node_name[sw], "tier": ntier[sw],
+                         "fit": fit, "rate_per_h": rate_h,
+                         "repair_time_s": np.full(sw.size, fp["switch.repair_time"]),
+                         "redundant": redundant, "p_interrupt": p,
+                         "interrupt_rate_per_h": rate_h * p})
+
+
+@dataclass(frozen=True)
+class FailureBudget:
+    """A fabric's network failure processes, per hour (Poisson superposition)."""
+
+    gpus: int
+    link_rate_per_h: float          # all scale-out link failures
+    link_interrupt_per_h: float     # ... that interrupt the job
+    switch_rate_per_h: float
+    switch_interrupt_per_h: float
+    lasers: float                   # scale-out lasers
+    links: int                      # scale-out cables (bundle-weighted)
+    switches: int
+    interrupt_repair_s: float       # rate-weighted mean repair time of interrupting failures
+    degraded_per_h: float           # absorbed failures (capacity drops, job continues)
+    redundant_per_h: float          # failures of redundant elements (for the fraction bound)
+    by_tier: dict = field(default_factory=dict)   # tier -> interrupting rate per h
+
+    @property
+    def interrupt_per_h(self) -> float:
+        return self.link_interrupt_per_h + self.switch_interrupt_per_h
+
+    @property
+    def interrupt_per_day(self) -> float:
+        return 24.0 * self.interrupt_per_h
+
+    @property
+    def mtbi_s(self) -> float:
+        """Mean time between network interruptions of the job."""
+        r = self.interrupt_per_h
+        return HOUR_S / r if r > 0 else float("inf")
+
+    def expected_interruptions(self, duration_s: float) -> float:
+        return self.interrupt_per_h * duration_s / HOUR_S
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out.update(interrupt_per_h=self.interrupt_per_h, interrupt_per_day=self.interrupt_per_day,
+                   mtbi_s=self.mtbi_s)
+        return out
+
+
+def failure_budget(topo, *, phy_params=None, fault_params=None) -> FailureBudget:
+    """Sum the link and switch processes of ``topo`` (scale-out tiers)."""
+    links = link_failures(topo, phy_params=phy_params, fault_params=fault_params)
+    sws = switch_failures(topo, fault_params=fault_params)
+    net = links[links["network"]]
+    li, si = net["interrupt_rate_per_h"].to_numpy(), sws["interrupt_rate_per_h"].to_numpy()
+    total_i = li.sum() + si.sum()
+    repair = ((li * net["repair_time_s"].to_numpy()).sum()
+              + (si * sws["repair_time_s"].to_numpy()).sum())
+    by_tier = net.groupby("tier")["interrupt_rate_per_h"].sum().to_dict()
+    for t, v in sws.groupby("tier")["interrupt_rate_per_h"].sum().items():
+        by_tier[f"switch:{t}"] = float(v)
+    red = (net.loc[net["redundant"], "rate_per_h"].sum()
+           + sws.loc[sws["redundant"], "rate_per_h"].sum())
+    return FailureBudget(
+        gpus=topo.n_gpus, link_rate_per_h=float(net["rate_per_h"].sum()),
+        link_interrupt_per_h=float(li.sum()), switch_rate_per_h=float(sws["rate_per_h"].sum()),
+        switch_interrupt_per_h=float(si.sum()), lasers=float(net["lasers"].sum()),
+        links=int(net["bundle"].sum()), switches=int(len(sws)),
+        interrupt_repair_s=float(repair / total_i) if total_i > 0 else 0.0,
+        degraded_per_h=float(net["rate_per_h"].sum() + sws["rate_per_h"].sum() - total_i),
+        redundant_per_h=float(red), by_tier={k: float(v) for k, v in by_tier.items()})
