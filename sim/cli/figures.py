@@ -15,6 +15,7 @@ from sim.errors import CposimError
 FIGURES = {
     "collectives": "experiments.collectives",
     "link-reach": "experiments.link_reach",
+    "nvidia-power": "experiments.nvidia_power",
 }
 
 
