@@ -61,7 +61,7 @@ class StudyConfig(pydantic.BaseModel):
     fidelity: Literal["flow", "packet", "analytical"] = "flow"
     mode: Literal["grouped", "per-rank"] = "grouped"
     algorithm: str = "auto"
-    routing: Literal["ecmp-hash", "ecmp-split"] = "ecmp-hash"
+    routing: Literal["ecmp-hash", "ecmp-even"] = "ecmp-hash"
     workload: WorkloadConfig = WorkloadConfig()
     topology: TopologyConfig = TopologyConfig()
     timeline: bool = True

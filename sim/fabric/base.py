@@ -81,6 +81,13 @@ class FabricBase:
             out[str(tech)] = float(e[self.topology.tech == tech].sum())
         return out
 
+    def account(self, link_bytes: np.ndarray, delivered_bytes: float) -> None:
+        """Book traffic that was timed elsewhere (a runtime fast-forward of an isolated
+        collective) so byte, utilisation and energy totals still include it."""
+        self._link_bytes_done += link_bytes
+        self.bytes_offered += delivered_bytes
+        self.bytes_delivered += delivered_bytes
+
     # -- helpers ------------------------------------------------------------------------
     @staticmethod
     def _check(src_gpu, dst_gpu, size_bytes):

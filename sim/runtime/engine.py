@@ -66,7 +66,7 @@ class _ClassState:
 class Runtime:
     def __init__(self, env: simpy.Environment, fabric, trace: Trace, *, mode: str = "grouped",
                  placement: np.ndarray | None = None, compute_model: ComputeModel | None = None,
-                 algorithm: str = "auto", chunks: int = 1) -> None:
+                 algorithm: str = "auto", chunks: int = 1, fast_forward: bool = True) -> None:
         from sim.comm import Communicator, run_collective  # the comm layer sits above us
 
         self._Communicator = Communicator
@@ -96,6 +96,11 @@ class Runtime:
             lambda: {"send": deque(), "recv": deque()})
         self._comm_cache: dict[tuple[str, int], object] = {}
         self.collectives_launched = 0
+        self.fastpath = None
+        if fast_forward and getattr(fabric, "fidelity", "") in ("flow", "analytical"):
+            from sim.runtime.fastpath import FastPath
+
+            self.fastpath = FastPath(self)
 
     # ---- driving ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -193,15 +198,9 @@ class Runtime:
         if len(entry["arrived"]) < entry["expected"]:
             return
         del self._pending_coll[key]
-        comms = [self._communicator(op.group, int(r)) for r in rows]
         now = self.env.now
         for ci, oi in entry["arrived"].items():
             self.states[ci].comm_start[oi] = now
-        kind = "allreduce" if op.collective == "barrier" else op.collective
-        size = 0.0 if op.collective == "barrier" else op.size_bytes
-        ev = self._run_collective(self.env, self.fabric, comms, kind, size,
-                                  algorithm=op.algorithm or self.algorithm, chunks=self.chunks,
-                                  split_bytes=op.split_bytes)
         self.collectives_launched += 1
         arrived = dict(entry["arrived"])
 
@@ -209,6 +208,14 @@ class Runtime:
             for ci, oi in arrived.items():
                 self._finish(self.states[ci], oi)
 
+        if self.fastpath is not None and self.fastpath.try_replay(op, cid, done):
+            return
+        comms = [self._communicator(op.group, int(r)) for r in rows]
+        kind = "allreduce" if op.collective == "barrier" else op.collective
+        size = 0.0 if op.collective == "barrier" else op.size_bytes
+        ev = self._run_collective(self.env, self.fabric, comms, kind, size,
+                                  algorithm=op.algorithm or self.algorithm, chunks=self.chunks,
+                                  split_bytes=op.split_bytes)
         ev.callbacks.append(done)
 
     # ---- point to point --------------------------------------------------------------------

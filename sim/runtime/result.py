@@ -27,7 +27,7 @@ class RunResult:
 def simulate(trace: Trace, topology, *, fidelity: str = "flow", mode: str = "grouped",
              placement: np.ndarray | None = None, compute_model: ComputeModel | None = None,
              algorithm: str = "auto", chunks: int = 1, routing: str = "ecmp-hash",
-             seed: int = 0) -> RunResult:
+             seed: int = 0, fast_forward: bool = True) -> RunResult:
     """Run one iteration of ``trace`` on ``topology`` and summarise it."""
     from sim.fabric import make_fabric
 
@@ -35,7 +35,8 @@ def simulate(trace: Trace, topology, *, fidelity: str = "flow", mode: str = "gro
     env = simpy.Environment()
     fabric = make_fabric(env, topology, fidelity=fidelity, routing=routing, seed=seed)
     rt = Runtime(env, fabric, trace, mode=mode, placement=placement,
-                 compute_model=compute_model, algorithm=algorithm, chunks=chunks)
+                 compute_model=compute_model, algorithm=algorithm, chunks=chunks,
+                 fast_forward=fast_forward)
     rt.run()
     return _summarise(rt, fabric, time.perf_counter() - t0)
 
@@ -91,6 +92,7 @@ def _summarise(rt: Runtime, fabric, wall_s: float) -> RunResult:
         **exposed,
         "critical_rank": crit.get("first_rank"),
         "collectives_launched": rt.collectives_launched,
+        "collectives_replayed": rt.fastpath.replayed if rt.fastpath else 0,
     }
     stats = dict(getattr(fabric, "stats", {}) or {})
     return RunResult(iteration, ops_df, classes, summary, stats, wall_s)

@@ -1,0 +1,163 @@
+"""Fast-forward of collectives that nothing else can disturb (exact, never an approximation).
+
+A collective whose links carry no other traffic for its whole duration takes exactly the time
+it takes alone, so it can be timed once — on a private scratch copy of the fabric — and then
+replayed as a single timeout every time it recurs (memoised by its signature: group,
+communicator component, operation, size, algorithm). That holds for a communicator component
+when, from the trace alone:
+
+1. the links its collectives use are used by no other component, group or point-to-point
+   transfer of the trace (link sets are measured on the scratch fabric, with the same
+   deterministic routes as the real one), and
+2. in every program, the collectives on its group are totally ordered by dependencies, so two
+   of them never overlap on the same links.
+
+Anything else (shared scale-out links, concurrent buckets, the packet model) takes the plain
+path through the fabric. With the ``analytical`` fidelity there is no contention at all, so every
+collective is replayed from the memo. Byte and energy totals of replayed collectives are booked
+on the real fabric with :meth:`Fabric.account`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import simpy
+
+from workloads.trace import Op
+
+
+def _ordered_on_group(ops: list[Op], group: str) -> bool:
+    """Are the collectives on ``group`` a chain (each depends on all earlier ones)?"""
+    pos = {op.id: i for i, op in enumerate(ops)}
+    indeg = [len(op.deps) for op in ops]
+    children: list[list[int]] = [[] for _ in ops]
+    for i, op in enumerate(ops):
+        for d in op.deps:
+            children[pos[d]].append(i)
+    ready = [i for i, n in enumerate(indeg) if n == 0]
+    anc = [0] * len(ops)  # bitset of this group's collectives at or before op (inclusive)
+    k = 0
+    while ready:
+        i = ready.pop()
+        op = ops[i]
+        a = 0
+        for d in op.deps:
+            a |= anc[pos[d]]
+        if op.kind == "collective" and op.group == group:
+            if a != (1 << k) - 1:  # some earlier collective is not an ancestor
+                return False
+            a |= 1 << k
+            k += 1
+        anc[i] = a
+        for c in children[i]:
+            indeg[c] -= 1
+            if indeg[c] == 0:
+                ready.append(c)
+    return True
+
+
+class FastPath:
+    def __init__(self, runtime) -> None:
+        from sim.fabric import make_fabric
+
+        self.rt = runtime
+        fab = runtime.fabric
+        self.exact_always = fab.fidelity == "analytical"
+        self.env = simpy.Environment()
+        self.scratch = make_fabric(self.env, fab.topology, fidelity=fab.fidelity,
+                                   routing=getattr(fab, "routing", "ecmp-hash"),
+                                   seed=getattr(fab, "seed", 0))
+        self.memo: dict[tuple, tuple[float, np.ndarray, float]] = {}
+        self.eligible: set[tuple[str, int]] = set()
+        self.replayed = 0
+        self._analyse()
+
+    # ---- measuring on the scratch fabric ---------------------------------------------------
+    def _measure(self, start) -> tuple[float, np.ndarray, float]:
+        f, env = self.scratch, self.env
+        lb0, d0, t0 = f.link_bytes, f.bytes_delivered, env.now
+        ev = start(env, f)
+        end = {}
+        ev.callbacks.append(lambda _e: end.setdefault("t", env.now))
+        env.run()  # drains the scratch fabric completely
+        return end["t"] - t0, f.link_bytes - lb0, f.bytes_delivered - d0
+
+    def key(self, op: Op, cid: int) -> tuple:
+        split = tuple(op.split_bytes) if op.split_bytes is not None else None
+        return (op.group, cid, op.collective, float(op.size_bytes),
+                op.algorithm or self.rt.algorithm, self.rt.chunks, split)
+
+    def _collective(self, key: tuple, rows: np.ndarray):
+        rt = self.rt
+        group, _cid, coll, size, algo, chunks, split = key
+        comms = [rt._communicator(group, int(r)) for r in rows]
+        kind = "allreduce" if coll == "barrier" else coll
+        size = 0.0 if coll == "barrier" else size
+
+        def start(env, f):
+            return rt._run_collective(env, f, comms, kind, size, algorithm=algo, chunks=chunks,
+                                      split_bytes=split)
+        return start
+
+    # ---- deciding what may be replayed ------------------------------------------------------
+    def _analyse(self) -> None:
+        rt = self.rt
+        members = rt.members
+        # every collective signature in the trace, with its component
+        sigs: dict[tuple, np.ndarray] = {}
+        groups_by_program: dict[int, set[str]] = defaultdict(set)
+        p2p: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        for cls in rt.classes:
+            for op in cls.ops:
+                if op.kind == "collective":
+                    cid, rows, _ = members.component(rt.trace.groups[op.group], cls)
+                    sigs.setdefault(self.key(op, cid), rows)
+                    groups_by_program[cls.program].add(op.group)
+                elif op.kind == "send" and not self.exact_always:
+                    peers = members.peers(cls, op)
+                    p2p.setdefault((cls.index, int(peers[0]), op.peer_offset),
+                                   (rt.placement[cls.ranks], rt.placement[peers]))
+        for key, rows in sigs.items():
+            self.memo[key] = self._measure(self._collective(key, rows))
+        if self.exact_always:
+            self.eligible = {(k[0], k[1]) for k in sigs}
+            return
+        n_links = rt.fabric.topology.n_links
+        owners: dict[object, np.ndarray] = defaultdict(lambda: np.zeros(n_links, dtype=bool))
+        for key, (_t, lb, _d) in self.memo.items():
+            owners[(key[0], key[1])] |= lb > 0
+        for (src, dst) in p2p.values():
+            _t, lb, _d = self._measure(
+                lambda env, f, s=src, d=dst: f.start_flows(s, d, np.ones(len(s))))
+            owners["p2p"] |= lb > 0
+        count = np.zeros(n_links, dtype=np.int64)
+        for mask in owners.values():
+            count += mask
+        ordered = {}
+        for prog_idx, groups in groups_by_program.items():
+            ops = rt.trace.programs[prog_idx].ops
+            for g in groups:
+                ordered[g] = ordered.get(g, True) and _ordered_on_group(ops, g)
+        for owner, mask in owners.items():
+            if owner == "p2p":
+                continue
+            if ordered.get(owner[0], False) and not (count[mask] > 1).any():
+                self.eligible.add(owner)
+
+    # ---- replay ------------------------------------------------------------------------------
+    def try_replay(self, op: Op, cid: int, done) -> bool:
+        """Replay ``op`` from the memo if its component is eligible; False -> plain path."""
+        if (op.group, cid) not in self.eligible:
+            return False
+        duration, link_bytes, delivered = self.memo[self.key(op, cid)]
+        fabric = self.rt.fabric
+
+        def finish(_ev):
+            fabric.account(link_bytes, delivered)
+            done(_ev)
+
+        self.rt.env.timeout(duration).callbacks.append(finish)
+        self.replayed += 1
+        return True
