@@ -187,3 +187,28 @@ def test_zero_byte_collective_costs_the_latencies():
     env, fab = _switch(8)
     r = _run(env, fab, _world(8), "allreduce", 0.0, algorithm="ring")
     assert r.time_s == pytest.approx(2 * 7 * ALPHA, rel=1e-9)
+
+
+@pytest.mark.parametrize("op", ["allreduce", "allgather", "reducescatter", "broadcast", "reduce"])
+@pytest.mark.parametrize("chunks", [1, 4])
+def test_flow_equals_analytical_for_hierarchical_on_separate_ports(op, chunks):
+    """Chunks pipeline NVLink and scale-out phases at once; both ports are separate, so flow
+    must equal the per-level wave model exactly (and with 1 chunk, the phase sum)."""
+    topo = _two_level(4, 8)
+    times = []
+    for fidelity in ("flow", "analytical"):
+        env = simpy.Environment()
+        fab = make_fabric(env, topo, fidelity=fidelity)
+        r = _run(env, fab, Communicator("w", np.arange(32), np.arange(32)), op, 2**26,
+                 chunks=chunks, root=5)
+        assert r.algorithm == "hierarchical"
+        times.append(r.time_s)
+    assert times[0] == pytest.approx(times[1], rel=1e-9)
+
+
+def test_uneven_alltoall_analytical_is_the_hot_port():
+    split = np.array([1e6, 1e6, 8e6, 1e6])
+    env, fab = _switch(4, "analytical")
+    r = _run(env, fab, Communicator("ep", np.arange(4), np.arange(4)), "alltoall", 0.0,
+             split_bytes=split)
+    assert r.time_s == pytest.approx(ALPHA + 3 * 8e6 / B, rel=1e-12)

@@ -14,8 +14,8 @@ waves; ranks that take part in several pipelined steps at once share their port.
 * direct all-to-all / all-gather / reduce-scatter ``C·α + (n-1)/n·S/B``, all-reduce
   ``(C+1)·α + 2(n-1)/n·S/B``, broadcast / reduce ``C·α + (n-1)·S/B`` (the root's port)
 * double binary tree and chunked hierarchical: the same alpha-beta model summed over the
-  waves of the schedule (:func:`schedule_time`): each wave costs the largest α among its
-  flows plus the largest port load (bytes a rank sends or receives at one level) / B.
+  waves of the schedule (:func:`schedule_time`): each wave costs, over the port levels it
+  uses (intra- / inter-domain), the longest α + largest port load at that level / B.
 * hierarchical (C=1): the sum of its phases, intra-domain phases with ``(α, B)``, the
   inter-domain phase with ``(alpha_inter_s, bandwidth_inter_Bps)`` on S/L bytes.
 """
@@ -35,7 +35,9 @@ from sim.errors import CposimError
 def schedule_time(s: Schedule, chunks: int, alpha_s, bandwidth_Bps) -> float:
     """Alpha-beta time of a schedule, wave by wave (congestion-unaware across ports).
 
-    ``alpha_s`` and ``bandwidth_Bps`` are scalars or per-level pairs ``(intra, inter)``.
+    ``alpha_s`` and ``bandwidth_Bps`` are scalars or per-level pairs ``(intra, inter)``;
+    a rank's intra- and inter-domain ports are separate. A wave lasts, over the levels it
+    uses, the longest ``α_level + (largest port load at that level) / B_level``.
     """
     w = to_waves(s, chunks)
     if not w.n_waves:
@@ -48,11 +50,11 @@ def schedule_time(s: Schedule, chunks: int, alpha_s, bandwidth_Bps) -> float:
     kout = (w.wave * 2 + lev) * n + w.src
     kin = (w.wave * 2 + lev) * n + w.dst
     size = w.n_waves * 2 * n
-    t_load = np.maximum(np.bincount(kout, w.flow_bytes, size), np.bincount(kin, w.flow_bytes, size))
-    t_load = t_load.reshape(w.n_waves, 2, n) / bw[None, :, None]
-    alpha = np.zeros(w.n_waves)
-    np.maximum.at(alpha, w.wave, a[lev])
-    return float((alpha + t_load.max(axis=(1, 2))).sum())
+    load = np.maximum(np.bincount(kout, w.flow_bytes, size), np.bincount(kin, w.flow_bytes, size))
+    t_level = load.reshape(w.n_waves, 2, n).max(axis=2) / bw[None, :] + a[None, :]
+    used = np.zeros((w.n_waves, 2), bool)
+    used[w.wave, lev] = True
+    return float(np.where(used, t_level, 0.0).max(axis=1).sum())
 
 
 def _flat(op: str, alg: str, n: int, S: float, a: float, B: float, C: int, root: int) -> float:
