@@ -15,7 +15,9 @@ from sim.errors import CposimError
 FIGURES = {
     "collectives": "experiments.collectives",
     "link-reach": "experiments.link_reach",
+    "reliability": "experiments.reliability",
     "nvidia-power": "experiments.nvidia_power",
+    "signal-integrity": "experiments.signal_integrity",
 }
 
 
