@@ -61,7 +61,8 @@ def test_hierarchical_is_the_sum_of_its_phases(op):
         "allreduce": ring("reducescatter", L, S, A, B) + ring("allreduce", D, S / L, Ai, Bi)
         + ring("allgather", L, S, A, B),
         "allgather": ring("allgather", D, S / L, Ai, Bi) + ring("allgather", L, S, A, B),
-        "reducescatter": ring("reducescatter", L, S, A, B) + ring("reducescatter", D, S / L, Ai, Bi),
+        "reducescatter": ring("reducescatter", L, S, A, B)
+        + ring("reducescatter", D, S / L, Ai, Bi),
         "broadcast": ring("broadcast", D, S, Ai, Bi) + ring("broadcast", L, S, A, B),
         "reduce": ring("reduce", L, S, A, B) + ring("reduce", D, S, Ai, Bi),
     }[op]

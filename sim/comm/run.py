@@ -349,7 +349,8 @@ def run_p2p(env: simpy.Environment, fabric, src_gpu, dst_gpu, size_bytes) -> sim
     """
     try:
         src, dst, nb = (a.copy() for a in np.broadcast_arrays(
-            np.atleast_1d(np.asarray(src_gpu, np.int64)), np.atleast_1d(np.asarray(dst_gpu, np.int64)),
+            np.atleast_1d(np.asarray(src_gpu, np.int64)),
+            np.atleast_1d(np.asarray(dst_gpu, np.int64)),
             np.atleast_1d(np.asarray(size_bytes, float))))
     except ValueError:
         raise CposimError("src, dst and size of the transfers differ in length",

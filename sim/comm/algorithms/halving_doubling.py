@@ -52,8 +52,7 @@ def build(op: str, n: int, size_bytes: float, root: int = 0) -> Schedule:
     elif op in ("broadcast", "reduce"):
         steps = max(int(np.ceil(np.log2(n))), 0) if n > 1 else 0
         rel = np.arange(n)
-        dist_order = range(steps) if op == "broadcast" else range(steps)
-        for j in dist_order:
+        for j in range(steps):
             d = 1 << j
             if op == "broadcast":
                 snd = rel[(rel < d) & (rel + d < n)]
