@@ -300,7 +300,6 @@ class _Ctx:
     b: _Builder
     lay: Layout
     notes: list[str]
-    dialect: str
 
     def compute(self, row: Row, phase: str, cycles: int, deps) -> int:
         return self.b.add("compute", deps, name=f"{row.name}.{phase}",
@@ -389,23 +388,34 @@ def _iterate(par: str, rows: list[Row], ctx: _Ctx, header: Header, start: list,
         return [t for t in tail if t is not None]
 
     # MODEL, HYBRID_* (transformer, data/model, customized), DISTRIBUTED_INFERENCE
-    transformer = par in _TRANSFORMER
-    prev = list(start)
-
-    def forward(i: int, deps, phase: str = "fwd") -> list:
-        r = rows[i]
-        f = ctx.compute(r, phase, r.fwd_c, deps)
-        c = ctx.comm(r, "fwd", [f], layer_idx=i, tag=".recompute" if phase != "fwd" else "")
-        return [c if c is not None else f]
-
-    for i in range(n):
-        prev = forward(i, prev)
+    prev = _hybrid_forward(rows, ctx, start)
     if par == "DISTRIBUTED_INFERENCE":
         return prev
+    return _hybrid_backward(par, rows, ctx, header, prev)
+
+
+def _layer_forward(rows: list[Row], i: int, ctx: _Ctx, deps, phase: str = "fwd") -> list:
+    """Layer i's forward compute, then its blocking forward collective; returns the end."""
+    r = rows[i]
+    f = ctx.compute(r, phase, r.fwd_c, deps)
+    c = ctx.comm(r, "fwd", [f], layer_idx=i, tag=".recompute" if phase != "fwd" else "")
+    return [c if c is not None else f]
+
+
+def _hybrid_forward(rows: list[Row], ctx: _Ctx, start: list) -> list:
+    prev = list(start)
+    for i in range(len(rows)):
+        prev = _layer_forward(rows, i, ctx, prev)
+    return prev
+
+
+def _hybrid_backward(par: str, rows: list[Row], ctx: _Ctx, header: Header, prev: list) -> list:
+    """Backward pass n-1..0 (``iterate_hybrid_parallel_*``); returns the ops ending it."""
+    transformer = par in _TRANSFORMER
     checkpoints = set(header.checkpoints)
     initiates = set(header.checkpoint_initiates)
     tail = []
-    for i in range(n - 1, -1, -1):
+    for i in range(len(rows) - 1, -1, -1):
         r = rows[i]
         if par == "HYBRID_TRANSFORMER_FWD_IN_BCKWD" and i in initiates:
             c = i
@@ -415,7 +425,7 @@ def _iterate(par: str, rows: list[Row], ctx: _Ctx, header: Header, start: list,
                 raise CposimError(f"checkpoint_initiates layer {i} has no checkpoint at or "
                                   "below it", line=1, field="checkpoint_initiates")
             for j in range(c, i):
-                prev = forward(j, prev, phase="recompute")
+                prev = _layer_forward(rows, j, ctx, prev, phase="recompute")
         ig = ctx.compute(r, "ig", r.ig_c, prev)
         if transformer:
             igc = ctx.comm(r, "ig", [ig], layer_idx=i)  # blocking
@@ -541,7 +551,7 @@ def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro
     stage_size = world // pp
     for s in range(pp):
         b = _Builder()
-        ctx = _Ctx(b, lay, notes, header.dialect)
+        ctx = _Ctx(b, lay, notes)
         start: list = []
         p2p = pp > 1 and pp_bytes > 0
         if p2p and s > 0:
@@ -550,18 +560,17 @@ def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro
                                peer_offset=-1, size_bytes=float(pp_bytes), tag=k,
                                phase="fwd")]
         if p2p and s < pp - 1:
-            # the forward half; sends after it, then the backward waits for the next stage
-            fwd_rows = rows
-            end = _forward_only(par, fwd_rows, ctx, header, start)
-            sends = [b.add("send", [end], name=f"pp.fwd.send.mb{k}", group="pp",
+            # forward, activations to the next stage, its gradients back, then backward
+            end = _hybrid_forward(rows, ctx, start)
+            sends = [b.add("send", end, name=f"pp.fwd.send.mb{k}", group="pp",
                            peer_offset=+1, size_bytes=float(pp_bytes), tag=k, phase="fwd")
                      for k in range(ga)]
-            prev = [end]
+            prev = end
             for k in range(ga):
                 prev = [b.add("recv", prev, name=f"pp.bwd.recv.mb{k}", group="pp",
                               peer_offset=+1, size_bytes=float(pp_bytes), tag=ga + k,
                               phase="ig")]
-            tail = _backward_only(par, rows, ctx, header, prev) + sends
+            tail = _hybrid_backward(par, rows, ctx, header, prev) + sends
         else:
             tail = _iterate(par, rows, ctx, header, start, micro)
         if p2p and s > 0:
@@ -570,6 +579,8 @@ def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro
                       size_bytes=float(pp_bytes), tag=ga + k, phase="ig")
         programs.append(Program(np.arange(s * stage_size, (s + 1) * stage_size), b.ops,
                                 name=f"stage{s}" if pp > 1 else par.lower()))
+    if pp > 1 and hv.get("vpp", 1) > 1:
+        notes.append(f"vpp: {hv['vpp']} recorded, not modelled (stages are not interleaved)")
     if pp > 1 and pp_bytes == 0:
         notes.append(f"pp: {pp} without pp_comm: no pipeline traffic emitted")
         log.warning("%s: pp: %d without pp_comm: no pipeline traffic emitted", src, pp)
@@ -588,44 +599,3 @@ def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro
            or r.wg_t.startswith("BROADCAST") for r in rows):
         notes.append("BROADCAST rows are issued as broadcasts (SimAI's parser ignores them)")
     return Trace(world, programs, lay.groups, meta).validate(src)
-
-
-def _forward_only(par, rows, ctx, header, start) -> int:
-    """Forward pass of the pipeline-stage variant (transformer types only); returns its end."""
-    prev = list(start)
-    for i, r in enumerate(rows):
-        f = ctx.compute(r, "fwd", r.fwd_c, prev)
-        c = ctx.comm(r, "fwd", [f], layer_idx=i)
-        prev = [c if c is not None else f]
-    return prev[0]
-
-
-def _backward_only(par, rows, ctx, header, start) -> list:
-    """Backward pass of the pipeline-stage variant: same rules as :func:`_iterate`."""
-    sub = Header(par, header.values, header.checkpoints, header.checkpoint_initiates,
-                 header.dialect)
-    # reuse _iterate's backward by running it with an empty forward: emulate by hand
-    prev = list(start)
-    checkpoints, initiates = set(sub.checkpoints), set(sub.checkpoint_initiates)
-    tail = []
-    for i in range(len(rows) - 1, -1, -1):
-        r = rows[i]
-        if par == "HYBRID_TRANSFORMER_FWD_IN_BCKWD" and i in initiates:
-            c = i
-            while c >= 0 and c not in checkpoints:
-                c -= 1
-            if c < 0:
-                raise CposimError(f"checkpoint_initiates layer {i} has no checkpoint at or "
-                                  "below it", line=1, field="checkpoint_initiates")
-            for j in range(c, i):
-                rj = rows[j]
-                f = ctx.compute(rj, "recompute", rj.fwd_c, prev)
-                cc = ctx.comm(rj, "fwd", [f], layer_idx=j, tag=".recompute")
-                prev = [cc if cc is not None else f]
-        ig = ctx.compute(r, "ig", r.ig_c, prev)
-        igc = ctx.comm(r, "ig", [ig], layer_idx=i)
-        w = ctx.compute(r, "wg", r.wg_c, [igc if igc is not None else ig])
-        c = ctx.comm(r, "wg", [w], layer_idx=i)
-        tail.append(ctx.update(r, [c if c is not None else w]))
-        prev = [w]
-    return tail + prev
