@@ -18,6 +18,7 @@ FIGURES = {
     "reliability": "experiments.reliability",
     "nvidia-power": "experiments.nvidia_power",
     "signal-integrity": "experiments.signal_integrity",
+    "broadcom-meta": "experiments.broadcom_meta",
 }
 
 
