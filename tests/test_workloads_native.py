@@ -126,3 +126,25 @@ def test_bad_json_names_line(tmp_path):
     with pytest.raises(CposimError) as ei:
         read_native(p)
     assert ei.value.line == 4 and ei.value.file == str(p)
+
+
+def test_errors_name_the_line_of_the_op(tmp_path):
+    text = dumps(_rich())
+    lines = text.splitlines()
+    k = next(i for i, ln in enumerate(lines) if '"id": 3, "kind": "send"' in ln)
+    for old, new, want in [('"deps": [2], "group": "g"', '"deps": [9], "group": "g"', "missing"),
+                           ('"tag": 3}', '"tag": 3, "tga": 1}', "tga")]:
+        bad = lines.copy()
+        bad[k] = bad[k].replace(old, new)
+        p = tmp_path / "bad.cposim.json"
+        p.write_text("\n".join(bad))
+        with pytest.raises(CposimError, match=want) as ei:
+            read_native(p)
+        assert ei.value.line == k + 1 and ei.value.file == str(p)
+    cyc = lines.copy()
+    j = next(i for i, ln in enumerate(lines) if '"id": 0, "kind": "compute", "name": "c"' in ln)
+    cyc[j] = cyc[j].replace('"name": "c"', '"name": "c", "deps": [4]')
+    p.write_text("\n".join(cyc))
+    with pytest.raises(CposimError, match="cycle") as ei:
+        read_native(p)
+    assert ei.value.line == j + 1

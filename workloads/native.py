@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Literal
@@ -156,14 +157,88 @@ def to_document(trace: Trace) -> dict:
     }
 
 
-def from_document(doc: dict, source: str = "<document>") -> Trace:
+def _locate(text: str, path: tuple) -> int | None:
+    """1-based line of the JSON value at ``path`` (keys and list indices) in ``text``."""
+    dec = json.JSONDecoder()
+    n = len(text)
+
+    def ws(i: int) -> int:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        return i
+
     try:
-        m = TraceDocument.model_validate(doc)
+        i = ws(0)
+        for key in path:
+            if text[i] == "{":
+                i = ws(i + 1)
+                while text[i] != "}":
+                    k, i = dec.raw_decode(text, i)
+                    i = ws(ws(i) + 1)  # past ':'
+                    if k == key:
+                        break
+                    i = ws(dec.raw_decode(text, i)[1])
+                    i = ws(i + 1) if text[i] == "," else i
+                else:
+                    return None
+            elif text[i] == "[" and isinstance(key, int):
+                i = ws(i + 1)
+                for _ in range(key):
+                    if text[i] == "]":
+                        return None
+                    i = ws(dec.raw_decode(text, i)[1])
+                    i = ws(i + 1) if text[i] == "," else i
+                if text[i] == "]":
+                    return None
+            else:
+                return None
+        return text.count("\n", 0, i) + 1
+    except (IndexError, ValueError):
+        return None
+
+
+def _line_of_trace_error(exc: CposimError, doc: dict, text: str | None) -> int | None:
+    """Map Trace.validate's ``programs[i].ops[id=k]`` (or a cycle's ids) to a line."""
+    if text is None or exc.field is None:
+        return None
+    m = re.match(r"programs\[(\d+)\](?:\.ops\[id=(-?\d+))?", exc.field)
+    if not m:
+        return None
+    pi = int(m.group(1))
+    op_id = m.group(2)
+    if op_id is None:
+        ids = re.findall(r"-?\d+", exc.message.split("[", 1)[-1]) if "[" in exc.message else []
+        op_id = ids[0] if ids else None
+    path: tuple = ("programs", pi)
+    if op_id is not None:
+        try:
+            idx = [o.get("id") for o in doc["programs"][pi]["ops"]].index(int(op_id))
+            path += ("ops", idx)
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+            pass
+    return _locate(text, path)
+
+
+def from_document(doc: dict, source: str = "<document>", text: str | None = None) -> Trace:
+    """Validate a parsed document; ``text`` (the file's text) lets errors name a line."""
+    try:
+        return _from_document(doc, source)
+    except CposimError as exc:
+        line = exc.line if exc.line is not None else _line_of_trace_error(exc, doc, text)
+        raise CposimError(exc.message, file=source, line=line, field=exc.field) from None
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
+        # the value's line; for a misspelled key, the line of the object holding it
+        line = None
+        if text is not None:
+            line = _locate(text, tuple(err["loc"])) or _locate(text, tuple(err["loc"][:-1]))
         raise CposimError(f"{err['msg']} ({len(exc.errors())} error(s))", file=source,
-                          field=loc) from None
+                          line=line, field=loc) from None
+
+
+def _from_document(doc: dict, source: str) -> Trace:
+    m = TraceDocument.model_validate(doc)
     groups = {}
     for name, g in m.groups.items():
         rows = g.members
@@ -198,7 +273,7 @@ def read_native(path: str | Path) -> Trace:
         raise CposimError("JSON nested too deeply", file=src) from None
     if not isinstance(doc, dict):
         raise CposimError("a cposim trace is a JSON object", file=src, line=1)
-    return from_document(doc, src)
+    return from_document(doc, src, text)
 
 
 def dumps(trace: Trace) -> str:
