@@ -61,6 +61,20 @@ def test_info_gpt13b_and_simai(capsys):
     assert s["header"]["all_gpus"] == 8 and s["groups"]["tp"] == {"size": 8, "communicators": 1}
 
 
+@pytest.mark.parametrize("rel", [f"{p.parent.name}/{p.name}" for p in sorted(
+    PEER.glob("*/*.txt"))] if PEER.is_dir() else ["absent"])
+def test_info_every_peer_file(capsys, rel):
+    """Layer count and bytes by type, expectations computed from the file text."""
+    need_peer()
+    from test_workloads_readers import _expected_bytes, _file_rows
+
+    path = PEER / rel
+    _, declared, rows = _file_rows(path)
+    s = info(capsys, path)
+    assert s["layers"] == declared == len(rows)
+    assert s["bytes_by_collective"] == _expected_bytes(path)
+
+
 def test_info_table_is_readable(capsys):
     need_peer()
     assert main(["trace", "info", str(PEER / "astra-sim-1.0" / "DLRM_HybridParallel.txt")]) == 0

@@ -315,6 +315,16 @@ def test_dlrm():
     assert t.metadata["header"]["dlrm_last_bottom_layer"] == 2
 
 
+def test_allreduce_alltoall_and_inference():
+    t = read_text("MODEL\n1\nl -1 1 ALLREDUCEALLTOALL 64 1 NONE 0 1 NONE 0 1\n")
+    ops = ops_of(t)
+    colls = [o for o in ops if o.kind == "collective"]
+    assert [(o.collective, o.size_bytes) for o in colls] == [("allreduce", 64), ("alltoall", 64)]
+    assert colls[0].id in colls[1].deps  # one after the other, then the next layer
+    t = read_text("DISTRIBUTED_INFERENCE\n2\n" + ROW.format(i=0) + "\n" + ROW.format(i=1))
+    assert {o.phase for o in ops_of(t)} == {"fwd"}
+
+
 def test_customized_rows_carry_their_parallelism():
     rows = ["a -1 1 ALLREDUCE 10 1 ALLREDUCE 20 1 ALLREDUCE 30 1 HYBRID_DATA_MODEL",
             "b -1 1 ALLREDUCE 10 1 ALLREDUCE 20 1 ALLREDUCE 30 1 DATA",
