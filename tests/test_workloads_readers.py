@@ -599,3 +599,14 @@ def test_chakra_without_cposim_groups_infers_communicators(tmp_path):
     assert t2.groups["dp1"].members.tolist() == [[1, 3]]
     assert np.array_equal(np.sort(np.concatenate([p.ranks for p in t2.programs])),
                           np.arange(4))
+
+
+def test_chakra_collective_on_group_without_the_rank(tmp_path):
+    meta = {"version": "0.0.4", "attr": [
+        {"name": "cposim_groups", "string_val": json.dumps({"tp": [[0, 1]]})},
+        {"name": "cposim_world_size", "int64_val": 4}]}
+    node = {"id": 1, "type": 7, "attr": [{"name": "comm_type", "int64_val": 0},
+                                         {"name": "comm_size", "int64_val": 8},
+                                         {"name": "pg_name", "string_val": "tp"}]}
+    with pytest.raises(CposimError, match=r"z\.2\.et:2.*rank 2 is not a member"):
+        read_trace(_et(tmp_path, [node], name="z", ranks=4, meta=meta))

@@ -364,6 +364,13 @@ def read_chakra(path: str | Path) -> Trace:
         _check_deps(ops, str(f), seen)
         rank_ops[rank] = ops
     groups = _groups(meta0, rank_ops, world, prefix)
+    members = {n: set(g.members.ravel().tolist()) for n, g in groups.items()}
+    for (rank, f, _m, nodes) in per_rank:
+        for (line, _), op in zip(nodes, rank_ops[rank]):
+            if op.kind == "collective" and op.group != "world" and \
+                    rank not in members.get(op.group, ()):
+                raise CposimError(f"rank {rank} is not a member of group {op.group!r}",
+                                  file=str(f), line=line, field="pg_name")
     programs = _merge_programs(rank_ops)
     metadata = {"format": "chakra-json" if is_json else "chakra-et", "source": prefix,
                 "et_version": per_rank[0][2].get("version") if per_rank[0][2] else None,
