@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 DEFAULT_STUDY: dict[str, Any] = {
     "name": "default",
     "seed": 0,
-    "policies": ["copper-first", "cpo"],
+    "policies": ["copper-first",
+                 {"name": "cpo", "policy": "copper-first", "tier_policy": {"scaleout": "cpo"}}],
     "fidelity": "flow",
     "workload": {"model": "gpt3-175b", "gpus": 1024, "tp": 8, "pp": 8, "global_batch": 128,
                  "micro_batch": 1, "gpu": "h100"},
@@ -53,11 +54,25 @@ class TopologyConfig(pydantic.BaseModel):
     params: dict[str, Any] = {}
 
 
+class PolicySpec(pydantic.BaseModel):
+    """A named link policy: a base policy plus per-tier overrides.
+
+    ``{name = "cpo", policy = "copper-first", tier_policy = {scaleout = "cpo"}}`` keeps the
+    in-rack scale-up copper and puts CPO on every scale-out tier. A bare string in
+    ``policies`` is a policy applied to every tier (``"cpo"`` = CPO everywhere).
+    """
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    name: str
+    policy: str = "copper-first"
+    tier_policy: dict[str, str] = {}
+
+
 class StudyConfig(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
     name: str = "study"
     seed: int = pydantic.Field(0, ge=0)
-    policies: list[str] = ["copper-first", "cpo"]
+    policies: list[str | PolicySpec] = ["copper-first", "cpo"]
     fidelity: Literal["flow", "packet", "analytical"] = "flow"
     mode: Literal["grouped", "per-rank"] = "grouped"
     algorithm: str = "auto"
@@ -101,14 +116,20 @@ def build_workload(cfg: StudyConfig, source: str = "<study>"):
         raise CposimError(str(exc), file=source, field="workload") from None
 
 
-def build_cluster(cfg: StudyConfig, policy: str, n_gpus: int):
+def policy_spec(p: str | PolicySpec) -> PolicySpec:
+    return PolicySpec(name=p, policy=p) if isinstance(p, str) else p
+
+
+def build_cluster(cfg: StudyConfig, policy: str | PolicySpec, n_gpus: int):
     from sim.fabric import build_topology
     from sim.units import parse_rate_bps
 
     t = cfg.topology
-    kw: dict[str, Any] = {"gpus": t.gpus or n_gpus, "policy": policy}
-    if t.tier_policy:
-        kw["tier_policy"] = dict(t.tier_policy)
+    spec = policy_spec(policy)
+    kw: dict[str, Any] = {"gpus": t.gpus or n_gpus, "policy": spec.policy}
+    tier_policy = {**t.tier_policy, **spec.tier_policy}
+    if tier_policy:
+        kw["tier_policy"] = tier_policy
     if t.lane_rate:
         kw["lane_rate_bps"] = parse_rate_bps(t.lane_rate, field="topology.lane_rate")
     if t.params:
@@ -145,7 +166,7 @@ class StudyResult:
         return df
 
 
-def run_policy(cfg: StudyConfig, trace, policy: str) -> PolicyRun:
+def run_policy(cfg: StudyConfig, trace, policy: str | PolicySpec) -> PolicyRun:
     from sim.report import (chrome_trace, energy_table, iteration_summary, link_table,
                             network_totals, op_table)
 
@@ -159,7 +180,7 @@ def run_policy(cfg: StudyConfig, trace, policy: str) -> PolicyRun:
                "gpus": topo.n_gpus, "wall_s": time.perf_counter() - t0}
     summary["network_energy_per_gpu_j"] = summary["network_energy_j"] / max(topo.n_gpus, 1)
     ops = op_table(result, trace)
-    return PolicyRun(policy, summary, ops, result.classes, link_table(topo, fabric, it),
+    return PolicyRun(policy_spec(policy).name, summary, ops, result.classes, link_table(topo, fabric, it),
                      energy_table(topo, fabric, it), topo.summary(),
                      chrome_trace(result.ops) if cfg.timeline else None,
                      time.perf_counter() - t0)
@@ -183,9 +204,13 @@ def _simulate_keep_fabric(trace, topo, cfg: StudyConfig):
 def run_study(cfg: StudyConfig, source: str = "<study>") -> StudyResult:
     trace = build_workload(cfg, source)
     out = StudyResult(cfg, trace_metadata=dict(trace.metadata))
+    names = [policy_spec(p).name for p in cfg.policies]
+    if len(set(names)) != len(names):
+        raise CposimError(f"policy names repeat: {names}", file=source, field="policies")
     for policy in cfg.policies:
-        log.info("policy %s", policy)
-        out.runs[policy] = run_policy(cfg, trace, policy)
+        run = run_policy(cfg, trace, policy)
+        log.info("policy %s: iteration %.4g s", run.policy, run.summary["iteration_s"])
+        out.runs[run.policy] = run
     return out
 
 
