@@ -201,9 +201,14 @@ def test_resnet50_data_parallel_structure():
     assert "conv1.ig" not in names
     ig = names["layer_64_1_conv4.ig"][0]
     assert idx[ig.deps[0]].name == "layer_64_1_conv4.wg"
-    # wg update follows its all-reduce
-    upd = names["conv1.update"][0]
+    # wg update: a delay for the next pass, kept in metadata (ns -> s) unless asked as ops
+    assert "conv1.update" not in names
+    assert t.metadata["wg_update_s"][0] == 3229e-9 and len(t.metadata["wg_update_s"]) == 54
+    t = read_trace(PEER / "astra-sim-1.0" / "Resnet50_DataParallel.txt", update="op")
+    idx = {o.id: o for o in ops_of(t)}
+    upd = by_name(ops_of(t))["conv1.update"][0]
     assert idx[upd.deps[0]].kind == "collective" and upd.duration_s == 3229e-9
+    assert not any(upd.id in o.deps for o in ops_of(t))  # nothing in the pass waits for it
 
 
 # ---------------------------------------------------------------------------- all types

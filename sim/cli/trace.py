@@ -1,6 +1,6 @@
 """``cposim trace info|convert|generate``: inspect, convert and generate workload traces.
 
-``info FILE [--json]``: format, world size, programs, layer count, ops by kind, bytes by
+``info FILE [--world-size N] [--dims ..] [--micro ..] [--wg-update ..] [--json]``: format, world size, programs, layer count, ops by kind, bytes by
 collective type and by group (bytes one rank issues, averaged over ranks; the totals over all
 ranks too), point-to-point bytes, declared parallelism and group sizes.
 ``convert IN OUT``: any readable format -> native (``*.cposim.json``), Chakra protobuf
@@ -160,6 +160,8 @@ def _read(args):
         opts["dims"] = _dims(args.dims)
     if args.micro is not None:
         opts["micro"] = args.micro
+    if args.wg_update is not None:
+        opts["update"] = args.wg_update
     return read_trace(args.file, world_size=args.world_size, **opts)
 
 
@@ -216,6 +218,9 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
                    help="logical dimension sizes, dim 0 fastest (text workloads)")
     p.add_argument("--micro", choices=("training", "collective-only"), default=None,
                    help="how MICRO workloads become ops (default training)")
+    p.add_argument("--wg-update", choices=("metadata", "op"), default=None,
+                   help="text workloads' wg_update: kept in metadata (default, as ASTRA-sim's "
+                   "pass time) or emitted as compute ops")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 

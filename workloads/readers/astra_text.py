@@ -26,8 +26,12 @@ machines ``iterate_*`` of ``Workload.cc``:
   compute and only the iteration end waits for it; the input-gradient collective is blocking for
   ``HYBRID_TRANSFORMER*`` and non-blocking (issued for layers > 0, waited for before the next
   layer's backward) for ``MODEL``/``HYBRID_DATA_MODEL``/``HYBRID_MODEL_DATA``/``HYBRID_CUSTOMIZED``;
-* ``wg_update`` becomes a compute op (phase ``update``) after the layer's weight-gradient
-  collective: in ASTRA-sim it delays the layer's readiness (``Wight_Grad_Comm_Finished_After_Delay``);
+* ``wg_update``: in ASTRA-sim a delay after the layer's weight-gradient collective before the
+  layer is ready for the *next* pass (``Wight_Grad_Comm_Finished_After_Delay``); it does not
+  occupy the NPU and does not lengthen the pass ASTRA-sim reports. By default
+  (``update="metadata"``) the times go to ``metadata['wg_update_s']`` (seconds, one per layer)
+  and no op is emitted; ``update="op"`` emits a compute op (phase ``update``) after the
+  collective, for a trace whose optimizer step runs on the GPU;
 * ``HYBRID_TRANSFORMER_FWD_IN_BCKWD``: reaching a ``checkpoint_initiates`` layer in the backward
   pass re-runs the forward (compute + blocking collective) from the nearest checkpoint at or
   below it up to the layer before it (phase ``recompute``);
@@ -300,6 +304,7 @@ class _Ctx:
     b: _Builder
     lay: Layout
     notes: list[str]
+    update_mode: str = "metadata"
 
     def compute(self, row: Row, phase: str, cycles: int, deps) -> int:
         return self.b.add("compute", deps, name=f"{row.name}.{phase}",
@@ -334,13 +339,16 @@ class _Ctx:
                               layer=row.name, phase=phase)
         return last
 
-    def update(self, row: Row, deps) -> int:
+    def update(self, row: Row, deps) -> int | None:
+        if self.update_mode != "op":
+            return None
         return self.compute(row, "update", row.update, deps)
 
 
 def _iterate(par: str, rows: list[Row], ctx: _Ctx, header: Header, start: list,
              micro: str) -> list:
-    """Emit one iteration; ``start`` are deps of the first op. Returns the ops ending it."""
+    """Emit one iteration; ``start`` are deps of the first op. Returns the ops that end its
+    compute chain (what a pipeline stage's backward sends wait for)."""
     n = len(rows)
     if par == "MICRO":
         prev = list(start)
@@ -372,20 +380,19 @@ def _iterate(par: str, rows: list[Row], ctx: _Ctx, header: Header, start: list,
                 ctx.notes.append(f"line {r.line}: fwd {r.fwd_t} not issued by {par}")
             if not dlrm and r.ig_t != "NONE":
                 ctx.notes.append(f"line {r.line}: ig {r.ig_t} not issued by {par}")
-        tail = []
         for i in range(n - 1, -1, -1):
             r = rows[i]
             w = ctx.compute(r, "wg", r.wg_c, prev)
-            c = ctx.comm(r, "wg", [w], layer_idx=i)
-            tail.append(ctx.update(r, [c if c is not None else w]))
+            c = ctx.comm(r, "wg", [w], layer_idx=i)  # non-blocking
+            ctx.update(r, [c if c is not None else w])
+            prev = [w]
             if i == 0:
-                tail.append(w)
                 break
             ig = ctx.compute(r, "ig", r.ig_c, [w])
             if dlrm and i == bottom + 1:
-                tail.append(ctx.comm(rows[0], "ig", [ig], layer_idx=0))
+                ctx.comm(rows[0], "ig", [ig], layer_idx=0)  # non-blocking
             prev = [ig]
-        return [t for t in tail if t is not None]
+        return prev
 
     # MODEL, HYBRID_* (transformer, data/model, customized), DISTRIBUTED_INFERENCE
     prev = _hybrid_forward(rows, ctx, start)
@@ -410,11 +417,11 @@ def _hybrid_forward(rows: list[Row], ctx: _Ctx, start: list) -> list:
 
 
 def _hybrid_backward(par: str, rows: list[Row], ctx: _Ctx, header: Header, prev: list) -> list:
-    """Backward pass n-1..0 (``iterate_hybrid_parallel_*``); returns the ops ending it."""
+    """Backward pass n-1..0 (``iterate_hybrid_parallel_*``); returns the ops ending its
+    compute chain (the non-blocking weight-gradient collectives hang off it)."""
     transformer = par in _TRANSFORMER
     checkpoints = set(header.checkpoints)
     initiates = set(header.checkpoint_initiates)
-    tail = []
     for i in range(len(rows) - 1, -1, -1):
         r = rows[i]
         if par == "HYBRID_TRANSFORMER_FWD_IN_BCKWD" and i in initiates:
@@ -438,22 +445,24 @@ def _hybrid_backward(par: str, rows: list[Row], ctx: _Ctx, header: Header, prev:
             after = [ig]
         w = ctx.compute(r, "wg", r.wg_c, after)
         c = ctx.comm(r, "wg", [w], layer_idx=i)  # non-blocking
-        tail.append(ctx.update(r, [c if c is not None else w]))
+        ctx.update(r, [c if c is not None else w])
         prev = [w, igc]
-    return tail + [p for p in prev if p is not None]
+    return [p for p in prev if p is not None]
 
 
 # ---------------------------------------------------------------------------- public
 def read_astra_text(path: str | Path | None = None, *, text: str | None = None,
                     world_size: int | None = None, dims: list[int] | None = None,
-                    micro: str = "training", source: str | None = None) -> Trace:
+                    micro: str = "training", update: str = "metadata",
+                    source: str | None = None) -> Trace:
     """Read an ASTRA-sim 1.0 or SimAI/AICB text workload into a :class:`Trace`.
 
     ``world_size``: number of NPUs when the header has no ``all_gpus:`` (default 8, an
     assumption recorded in ``metadata['assumptions']``). ``dims``: logical dimension sizes,
     dim 0 fastest (product = world size); only the split between dim 0 and the rest matters
     (``HYBRID_DATA_MODEL``/``HYBRID_MODEL_DATA``/``HYBRID_CUSTOMIZED``; default ``[2, W/2]``).
-    ``micro``: ``"training"`` or ``"collective-only"`` (see the module docstring).
+    ``micro``: ``"training"`` or ``"collective-only"``; ``update``: ``"metadata"`` or
+    ``"op"`` (see the module docstring).
     """
     src = source or (str(path) if path is not None else "<text>")
     if text is None:
@@ -469,18 +478,21 @@ def read_astra_text(path: str | Path | None = None, *, text: str | None = None,
     if micro not in ("training", "collective-only"):
         raise CposimError(f"micro must be 'training' or 'collective-only', got {micro!r}",
                           field="micro")
+    if update not in ("metadata", "op"):
+        raise CposimError(f"update must be 'metadata' or 'op', got {update!r}", field="update")
     try:
         header, rows = parse_astra_text(text, src)
         if _simai_rows(rows):
             header.dialect = "simai"
-        return _to_trace(header, rows, src, world_size, dims, micro)
+        return _to_trace(header, rows, src, world_size, dims, micro, update)
     except CposimError as exc:
         if exc.file is None:
             raise CposimError(exc.message, file=src, line=exc.line, field=exc.field) from None
         raise
 
 
-def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro) -> Trace:
+def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro,
+              update) -> Trace:
     hv = header.values
     par = header.parallelism
     assumptions: list[str] = []
@@ -551,7 +563,7 @@ def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro
     stage_size = world // pp
     for s in range(pp):
         b = _Builder()
-        ctx = _Ctx(b, lay, notes)
+        ctx = _Ctx(b, lay, notes, update if par != "MICRO" else "metadata")
         start: list = []
         p2p = pp > 1 and pp_bytes > 0
         if p2p and s > 0:
@@ -570,7 +582,7 @@ def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro
                 prev = [b.add("recv", prev, name=f"pp.bwd.recv.mb{k}", group="pp",
                               peer_offset=+1, size_bytes=float(pp_bytes), tag=ga + k,
                               phase="ig")]
-            tail = _hybrid_backward(par, rows, ctx, header, prev) + sends
+            tail = _hybrid_backward(par, rows, ctx, header, prev)
         else:
             tail = _iterate(par, rows, ctx, header, start, micro)
         if p2p and s > 0:
@@ -591,6 +603,7 @@ def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro
     meta = {
         "format": header.dialect, "source": src, "parallelism": par, "header": header_meta,
         "layers": len(rows), "layer_names": [r.name for r in rows],
+        "wg_update_s": [r.update * NS_PER_CYCLE / 1e9 for r in rows], "wg_update": update,
         "units": {"compute": "cycles at 1 GHz = ns", "size": "bytes"},
         "parallel_sizes": {name: g.size for name, g in lay.groups.items()},
         "assumptions": assumptions, "notes": notes, "micro": micro if par == "MICRO" else None,
