@@ -177,7 +177,7 @@ def run_policy(cfg: StudyConfig, trace, policy: str | PolicySpec) -> PolicyRun:
     summary = {**iteration_summary(result),
                **network_totals(topo, fabric, it, fabric.bytes_delivered),
                "bytes_delivered": float(fabric.bytes_delivered),
-               "gpus": topo.n_gpus, "wall_s": time.perf_counter() - t0}
+               "gpus": topo.n_gpus}
     summary["network_energy_per_gpu_j"] = summary["network_energy_j"] / max(topo.n_gpus, 1)
     ops = op_table(result, trace)
     return PolicyRun(policy_spec(policy).name, summary, ops, result.classes, link_table(topo, fabric, it),
@@ -247,6 +247,7 @@ def save_study(res: StudyResult, out_dir: str | Path) -> Path:
             res.config.name, config=res.config.model_dump(), seed=res.config.seed,
             parameters=resolved_parameters(), workload=res.trace_metadata,
             topologies={p: r.topology_summary for p, r in res.runs.items()},
+            wall_s={p: round(r.wall_s, 3) for p, r in res.runs.items()},
             files=sorted(x.name for x in rd.stage.iterdir()) + ["manifest.json"]),
             rd / "manifest.json")
     return Path(out_dir)
