@@ -77,8 +77,12 @@ class CollectiveResult:
 class _Plan:
     comm: Communicator
     schedule: Schedule
-    waves: Waves
     key: tuple
+    chunks: int
+
+    @property
+    def waves(self) -> Waves:
+        return to_waves(self.schedule, self.chunks)
 
 
 # ---------------------------------------------------------------------------------------
@@ -111,11 +115,31 @@ def _split_matrix(split_bytes, n: int, i: int, n_comms: int):
     return m
 
 
+_SCHEDULES: dict[tuple, Schedule] = {}
+_MEMO_ENTRIES, _MEMO_MAX_ROWS = 256, 1 << 20
+
+
+def _cached_schedule(op, alg, n, size_bytes, root, layout, split, intra, inter) -> Schedule:
+    """Build a schedule, or reuse it: a training iteration repeats the same collectives many
+    times. Pure memoisation (schedules are immutable); only small schedules are kept, and
+    the oldest entry goes first. ``layout`` / ``split`` arrive as hashable tuples."""
+    key = (op, alg, n, size_bytes, root, layout, split, intra, inter)
+    s = _SCHEDULES.get(key)
+    if s is None:
+        lay = None if layout is None else np.asarray(layout[1], np.int64).reshape(layout[0])
+        spl = None if split is None else np.asarray(split[1], float).reshape(split[0])
+        s = build_schedule(op, alg, n, size_bytes, root=root, split_bytes=spl, layout=lay,
+                           intra=intra, inter=inter)
+        if s.n_rows <= _MEMO_MAX_ROWS:
+            if len(_SCHEDULES) >= _MEMO_ENTRIES:
+                _SCHEDULES.pop(next(iter(_SCHEDULES)))
+            _SCHEDULES[key] = s
+    return s
+
+
 def _plans(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root, intra, inter):
     dom = getattr(fabric.topology, "scaleup_domain", None)
-    cache: dict = {}
     plans = []
-    shared_split = split_bytes is None or np.asarray(split_bytes).ndim < 3
     for i, c in enumerate(comms):
         alg = choose_algorithm(op, c, dom) if algorithm == "auto" else algorithm
         layout = domain_layout(c.endpoints, dom) if alg == "hierarchical" else None
@@ -124,14 +148,11 @@ def _plans(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root, 
                               "with the same number of ranks in each; hierarchical needs that",
                               field="algorithm")
         split = _split_matrix(split_bytes, c.size, i, len(comms))
-        key = (c.size, alg, None if layout is None else layout.tobytes(),
-               None if split is None else (i if not shared_split else -1))
-        if key not in cache:
-            s = build_schedule(op, alg, c.size, size_bytes, root=root, split_bytes=split,
-                               layout=layout, intra=intra, inter=inter)
-            cache[key] = (s, to_waves(s, chunks))
-        s, w = cache[key]
-        plans.append(_Plan(c, s, w, key))
+        key = (op, alg, c.size, float(size_bytes), int(root),
+               None if layout is None else (layout.shape, tuple(layout.ravel().tolist())),
+               None if split is None else (split.shape, tuple(np.ravel(split).tolist())),
+               intra, inter)
+        plans.append(_Plan(c, _cached_schedule(*key), key, chunks))
     return plans
 
 
@@ -175,10 +196,14 @@ def _link_accounting(fabric, src, dst, nbytes):
 
 
 def _all_flows(plans):
-    """Every flow of every plan (GPU ids), chunks merged per wave."""
-    src = [p.comm.endpoints[p.waves.src] for p in plans]
-    dst = [p.comm.endpoints[p.waves.dst] for p in plans]
-    nb = [p.waves.flow_bytes for p in plans]
+    """Bytes between every (src, dst) GPU pair of every plan (chunking does not change them)."""
+    src, dst, nb = [], [], []
+    for p in plans:
+        pairs, b, _ = p.schedule.pair_bytes()
+        n = p.schedule.n
+        src.append(p.comm.endpoints[pairs // n])
+        dst.append(p.comm.endpoints[pairs % n])
+        nb.append(b)
     return np.concatenate(src), np.concatenate(dst), np.concatenate(nb)
 
 
@@ -203,7 +228,8 @@ def _result(fabric, plans, op, size_bytes, chunks, start_s, time_s) -> Collectiv
         link_bytes=float(per_link.sum()), energy_j=float(sum(by_energy.values())),
         energy_by_tech=by_energy, link_bytes_by_tech=by_bytes, per_rank_sent_bytes=sent,
         per_rank_recv_bytes=recv, n_steps=max(p.schedule.n_steps for p in plans),
-        n_waves=max(p.waves.n_waves for p in plans), phases=plans[0].schedule.phases)
+        n_waves=max(p.schedule.n_steps + chunks - 1 if p.schedule.n_steps else 0
+                    for p in plans), phases=plans[0].schedule.phases)
 
 
 # ---------------------------------------------------------------------------------------
@@ -227,7 +253,7 @@ def _analytical_group(fabric, plans: list[_Plan], chunks: int, intra: str, inter
         return 0.0
     eps = np.vstack([p.comm.endpoints for p in plans])           # (G, n)
     dom = getattr(fabric.topology, "scaleup_domain", None)
-    pairs, inv = np.unique(s.src * s.n + s.dst, return_inverse=True)
+    pairs, _, inv = s.pair_bytes()
     a, b = eps[:, pairs // s.n], eps[:, pairs % s.n]              # (G, P)
     cross = np.zeros(a.shape, bool) if dom is None else np.asarray(dom)[a] != np.asarray(dom)[b]
     _, _, lat, bn = _route_info(fabric, a.ravel(), b.ravel())

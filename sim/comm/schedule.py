@@ -43,11 +43,33 @@ class Schedule:
     def n_rows(self) -> int:
         return int(self.step.size)
 
+    def pair_bytes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(pair key src*n+dst, bytes per pair, row -> pair index)`` over the whole schedule.
+
+        Computed once (chunking only splits these bytes); callers must not modify it.
+        """
+        cached = self.__dict__.get("_pairs")
+        if cached is None:
+            key = self.src * self.n + self.dst
+            if self.n * self.n <= 1 << 24:   # dense bincount beats sorting millions of rows
+                counts = np.bincount(key, minlength=self.n * self.n)
+                uniq = np.flatnonzero(counts)
+                index = np.full(self.n * self.n, -1, dtype=_I)
+                index[uniq] = np.arange(uniq.size)
+                inv = index[key]
+            else:
+                uniq, inv = np.unique(key, return_inverse=True)
+            cached = (uniq, np.bincount(inv, weights=self.flow_bytes, minlength=uniq.size), inv)
+            self.__dict__["_pairs"] = cached
+        return cached
+
     def sent_bytes(self) -> np.ndarray:
-        return np.bincount(self.src, weights=self.flow_bytes, minlength=self.n)
+        pairs, nb, _ = self.pair_bytes()
+        return np.bincount(pairs // self.n, weights=nb, minlength=self.n)
 
     def recv_bytes(self) -> np.ndarray:
-        return np.bincount(self.dst, weights=self.flow_bytes, minlength=self.n)
+        pairs, nb, _ = self.pair_bytes()
+        return np.bincount(pairs % self.n, weights=nb, minlength=self.n)
 
     def with_level(self, level: int) -> "Schedule":
         return replace(self, level=np.full(self.n_rows, level, dtype=np.int8))
@@ -156,7 +178,15 @@ class Waves:
 
 
 def to_waves(s: Schedule, chunks: int = 1) -> Waves:
+    """The flows of every wave with ``chunks`` pipelined chunks (memoised on the schedule)."""
     chunks = max(int(chunks), 1)
+    memo = s.__dict__.setdefault("_waves", {})
+    if chunks not in memo:
+        memo[chunks] = _to_waves(s, chunks)
+    return memo[chunks]
+
+
+def _to_waves(s: Schedule, chunks: int) -> Waves:
     n_waves = s.n_steps + chunks - 1 if s.n_steps else 0
     m = s.n_rows
     rows = np.tile(np.arange(m), chunks)
@@ -164,8 +194,11 @@ def to_waves(s: Schedule, chunks: int = 1) -> Waves:
     src, dst, lev = s.src[rows], s.dst[rows], s.level[rows]
     key = (wave * s.n + src) * s.n + dst
     key = key * 2 + lev
-    uniq, inv = np.unique(key, return_inverse=True)
-    fb = np.bincount(inv, weights=s.flow_bytes[rows] / chunks, minlength=uniq.size)
+    if chunks == 1 and (m < 2 or bool((key[1:] > key[:-1]).all())):
+        uniq, fb = key, s.flow_bytes.astype(float)   # already one row per flow, in wave order
+    else:
+        uniq, inv = np.unique(key, return_inverse=True)
+        fb = np.bincount(inv, weights=s.flow_bytes[rows] / chunks, minlength=uniq.size)
     lev = (uniq % 2).astype(np.int8)
     pair = uniq // 2
     dst = pair % s.n
