@@ -204,3 +204,24 @@ def test_moe_validation():
     with pytest.raises(CposimError) as e:
         generate("no-such-model", gpus=8)
     assert e.value.field == "model"
+
+
+def test_overlap_param_gather_moves_allgathers_to_the_start():
+    from test_generator_schedule import critical_path
+
+    kw = dict(gpus=64, tp=4, pp=4, global_batch=32, zero=1)
+    plain = generate("llama3-70b", **kw)
+    over = generate("llama3-70b", overlap_param_gather=True, **kw)
+    for a, b in zip(plain.programs, over.programs):
+        ag_a = [o for o in a.ops if o.phase == "param_gather"]
+        ag_b = [o for o in b.ops if o.phase == "param_gather"]
+        assert sum(o.size_bytes for o in ag_a) == sum(o.size_bytes for o in ag_b) > 0
+        first_compute = min(o.id for o in b.ops if o.kind == "compute")
+        assert all(o.id < first_compute for o in ag_b)          # issued first, chained
+        waited = {d for o in b.ops if o.kind == "compute" for d in o.deps} & {o.id for o in ag_b}
+        assert waited == {o.id for o in ag_b}                   # each gates a first forward
+        gated = [o for o in b.ops if o.kind == "compute" and set(o.deps) & waited]
+        assert all(o.name.startswith("mb0.") and o.phase == "fwd" for o in gated)
+    slow_a, _ = critical_path(plain, collective_s=1e-3)
+    slow_b, _ = critical_path(over, collective_s=1e-3)
+    assert slow_b < slow_a

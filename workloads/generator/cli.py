@@ -55,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--recompute", nargs="?", const="full", default="none",
       choices=("none", "selective", "full"),
       help="activation recomputation (bare --recompute = full)")
+    a("--overlap-param-gather", action="store_true",
+      help="with --zero 1: overlap the parameter all-gather with the next forward "
+           "(Megatron --overlap-param-gather); default: after the optimizer step")
     a("--bucket-size", type=str, default="40M",
       help="DP gradient bucket size in parameters (default 40M, Megatron DDP)")
 
@@ -64,4 +67,5 @@ def generate_from_args(args: argparse.Namespace) -> Trace:
                     vpp=args.vpp, sp=args.sp, zero=args.zero, micro_batch=args.micro_batch,
                     global_batch=args.global_batch, seq_len=args.seq_len, gpu=args.gpu,
                     fraction=args.fraction, schedule=args.schedule, recompute=args.recompute,
-                    bucket_size_params=_count(args.bucket_size))
+                    bucket_size_params=_count(args.bucket_size),
+                    overlap_param_gather=args.overlap_param_gather)

@@ -25,7 +25,9 @@ Dependencies encode the execution:
   DP collectives share one stream (chained). Gradients are reduced in fp32 (Megatron forces
   ``accumulate_allreduce_grads_in_fp32`` with bf16, arguments.py). Then the optimizer step
   (Adam, memory bound: 30 B per parameter of its shard) and, with ZeRO-1, the bf16 parameter
-  all-gathers (not overlapped with the next iteration's forward: one iteration is modelled).
+  all-gathers: after the step (Megatron's default), or, with ``overlap_param_gather``, at the
+  start of the iteration, each bucket gating the first forward of its layers (the steady
+  state of Megatron's ``--overlap-param-gather``, rotated into one iteration).
 * Left out: the embedding-group all-reduce between first and last stage for tied
   embeddings, gradient-norm all-reduces, cross-entropy's small TP all-reduces, context
   parallelism, and load imbalance between experts.
@@ -34,6 +36,7 @@ Dependencies encode the execution:
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -125,7 +128,8 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
              zero: int = 1, micro_batch: int = 1, global_batch: int | None = None,
              seq_len: int | None = None, gpu: str | GpuSpec = "h100",
              fraction: float | None = None, schedule: str | None = None,
-             recompute: str = "none", bucket_size_params: float = 40e6) -> Trace:
+             recompute: str = "none", bucket_size_params: float = 40e6,
+             overlap_param_gather: bool = False) -> Trace:
     """One training iteration of ``model`` on ``gpus`` GPUs as a canonical :class:`Trace`.
 
     ``dp`` defaults to gpus/(tp·pp); ``sp`` to tp > 1; ``schedule`` to "interleaved" when
@@ -156,7 +160,8 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
                          global_batch=spec.global_batch if global_batch is None else global_batch,
                          seq_len=spec.seq_len if seq_len is None else seq_len,
                          schedule=schedule, recompute=recompute,
-                         bucket_size_params=float(bucket_size_params)).validate(spec.n_layers)
+                         bucket_size_params=float(bucket_size_params),
+                         overlap_param_gather=bool(overlap_param_gather)).validate(spec.n_layers)
     if spec.learned_pos_emb and cfg.seq_len != spec.seq_len:
         spec = spec.with_overrides(seq_len=cfg.seq_len)
 
@@ -197,6 +202,7 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
                         "global_batch": cfg.global_batch, "micro_batches": m,
                         "seq_len": cfg.seq_len, "recompute": cfg.recompute,
                         "bucket_size_params": cfg.bucket_size_params,
+                        "overlap_param_gather": cfg.overlap_param_gather,
                         "layers_per_virtual_stage": counts},
         "schedule": cfg.schedule,
         "gpu": {"name": g.name, "peak_flops": g.peak_flops, "hbm_bw_Bps": g.hbm_bw_Bps,
@@ -220,6 +226,23 @@ def _build_stage(stage: int, cfg: ParallelConfig, gpu: GpuSpec,
     st = _Stage(gpu)
     # grad_op[(chunk, block index)] = op after which that block's gradients are final
     grad_op: dict[tuple[int, int], int] = {}
+    buckets = _bucket_plan(stage, cfg, vstage_blocks)
+    # --overlap-param-gather: the ZeRO-1 all-gathers of the previous step's update run at
+    # the start of this iteration, one bucket after another in forward order; a block's first
+    # forward waits for its bucket (Megatron's forward pre-hook). Steady state, one iteration.
+    waits: dict[tuple[int, int], list[int]] = {}
+    if cfg.zero == 1 and cfg.overlap_param_gather:
+        prev = None
+        for k in sorted(range(len(buckets)), key=lambda k: (buckets[k].chunk,
+                                                            min(buckets[k].blocks))):
+            bk = buckets[k]
+            if bk.dp_size == 1:
+                continue
+            c = B.Comm("allgather", bk.group, bk.params * PARAM_BYTES, "")
+            prev = st.comm(f"dp.bucket{k}.{bk.group}.param_allgather", c, _deps(prev), "",
+                           "param_gather")
+            for bi in bk.blocks:
+                waits.setdefault((bk.chunk, bi), []).append(prev)
 
     def tag(bwd: bool, boundary: int, mb: int) -> int:
         return ((n_virtual - 1) * int(bwd) + boundary) * m + mb
@@ -233,12 +256,16 @@ def _build_stage(stage: int, cfg: ParallelConfig, gpu: GpuSpec,
             if vs > 0:
                 data = st.p2p("recv", pre + "recv_act", act_bytes, -1, tag(False, vs - 1, u.mb),
                               (), "fwd")
-            for lab, blk in blocks:
+            for bi, (lab, blk) in enumerate(blocks):
                 nm = pre + lab + "." + blk.name
                 for c in blk.pre:
                     data = st.comm(nm + "." + c.what, c, _deps(data), lab, "fwd")
-                data = st.compute(nm + ".fwd", blk.fwd_flops, blk.fwd_bytes,
-                                  _deps(st.compute_tail, data), lab, "fwd")
+                deps = _deps(st.compute_tail, data)
+                if waits:
+                    w = waits.pop((u.chunk, bi), None)
+                    if w:
+                        deps = tuple(sorted(set(deps) | set(w)))
+                data = st.compute(nm + ".fwd", blk.fwd_flops, blk.fwd_bytes, deps, lab, "fwd")
                 for c in blk.post:
                     data = st.comm(nm + "." + c.what, c, _deps(data), lab, "fwd")
             if vs < n_virtual - 1:
@@ -266,47 +293,66 @@ def _build_stage(stage: int, cfg: ParallelConfig, gpu: GpuSpec,
                 st.p2p("send", pre + "send_grad", act_bytes, -1, tag(True, vs - 1, u.mb),
                        _deps(data, st.compute_tail), "bwd")
 
-    _data_parallel(st, stage, cfg, vstage_blocks, grad_op)
+    _data_parallel(st, cfg, buckets, grad_op)
     return st
 
 
-def _data_parallel(st: _Stage, stage: int, cfg: ParallelConfig,
-                   vstage_blocks: list[list[tuple[str, B.Block]]],
-                   grad_op: dict[tuple[int, int], int]) -> None:
-    """Bucketed gradient reduction overlapping the last backward, optimizer, param gather."""
-    buckets: list[tuple[int, str, float]] = []   # (ready op, group, params per rank)
+@dataclass(frozen=True)
+class _Bucket:
+    chunk: int
+    group: str             # dp | dp_ep
+    dp_size: int
+    params: float          # per-rank parameters (unsharded)
+    blocks: tuple[int, ...]
+
+
+def _bucket_plan(stage: int, cfg: ParallelConfig,
+                 vstage_blocks: list[list[tuple[str, B.Block]]]) -> list[_Bucket]:
+    """Megatron DDP buckets: per model chunk, filled in backward order, closed once they
+    reach the bucket size (a layer's parameters are never split); experts apart."""
+    out = []
     for chunk in range(cfg.vpp):
         blocks = vstage_blocks[chunk * cfg.pp + stage]
-        for attr, grp in (("params", "dp"), ("expert_params", "dp_ep")):
-            acc, ready = 0.0, -1
-            for bi in range(len(blocks) - 1, -1, -1):   # backward order
+        for attr, grp, size in (("params", "dp", cfg.dp),
+                                ("expert_params", "dp_ep", cfg.dp // cfg.ep)):
+            acc, members = 0.0, []
+            for bi in range(len(blocks) - 1, -1, -1):
                 n = getattr(blocks[bi][1], attr)
                 if n <= 0:
                     continue
                 acc += n
-                ready = max(ready, grad_op[(chunk, bi)])
+                members.append(bi)
                 if acc >= cfg.bucket_size_params:
-                    buckets.append((ready, grp, acc))
-                    acc, ready = 0.0, -1
+                    out.append(_Bucket(chunk, grp, size, acc, tuple(members)))
+                    acc, members = 0.0, []
             if acc > 0:
-                buckets.append((ready, grp, acc))
-    buckets.sort(key=lambda b: b[0])
-    size = {"dp": cfg.dp, "dp_ep": cfg.dp // cfg.ep}
+                out.append(_Bucket(chunk, grp, size, acc, tuple(members)))
+    return out
+
+
+def _data_parallel(st: _Stage, cfg: ParallelConfig, buckets: list[_Bucket],
+                   grad_op: dict[tuple[int, int], int]) -> None:
+    """Bucketed gradient reduction overlapping the last backward, optimizer, param gather."""
+    ready = [max(grad_op[(b.chunk, bi)] for bi in b.blocks) for b in buckets]
+    order = sorted(range(len(buckets)), key=lambda k: ready[k])
     zero1 = cfg.zero == 1
     prev: int | None = None
     reduced = []
-    for k, (ready, grp, n) in enumerate(buckets):
-        if size[grp] == 1:
+    for k in order:
+        b = buckets[k]
+        if b.dp_size == 1:
             continue
-        c = B.Comm("reducescatter" if zero1 else "allreduce", grp, n * GRAD_BYTES, "")
-        prev = st.comm(f"dp.bucket{k}.{grp}.{c.collective}", c, _deps(ready, prev),
+        c = B.Comm("reducescatter" if zero1 else "allreduce", b.group, b.params * GRAD_BYTES, "")
+        prev = st.comm(f"dp.bucket{k}.{b.group}.{c.collective}", c, _deps(ready[k], prev),
                        "", "dp")
-        reduced.append((k, grp, n))
-    shard = sum(n / (size[grp] if zero1 else 1) for _, grp, n in buckets)
+        reduced.append(k)
+    shard = sum(b.params / (b.dp_size if zero1 else 1) for b in buckets)
     opt = st.compute("optimizer.step", ADAM_FLOPS_PER_PARAM * shard, ADAM_BYTES_PER_PARAM * shard,
                      _deps(st.compute_tail, prev), "", "optimizer")
-    if zero1:
+    if zero1 and not cfg.overlap_param_gather:
         prev = opt
-        for k, grp, n in reduced:
-            c = B.Comm("allgather", grp, n * PARAM_BYTES, "")
-            prev = st.comm(f"dp.bucket{k}.{grp}.param_allgather", c, (prev,), "", "param_gather")
+        for k in reduced:
+            b = buckets[k]
+            c = B.Comm("allgather", b.group, b.params * PARAM_BYTES, "")
+            prev = st.comm(f"dp.bucket{k}.{b.group}.param_allgather", c, (prev,), "",
+                           "param_gather")

@@ -40,6 +40,7 @@ class ParallelConfig:
     schedule: str = "1f1b"       # 1f1b | gpipe | interleaved
     recompute: str = "none"      # none | selective | full
     bucket_size_params: float = 40e6   # Megatron DDP default bucket: max(40M, 1M*dp) elements
+    overlap_param_gather: bool = False  # ZeRO-1 all-gather overlapped with the next forward
 
     @property
     def micro_batches(self) -> int:
