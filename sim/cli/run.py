@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from sim.errors import CposimError
 from sim.units import format_si
 
 
@@ -66,7 +67,12 @@ def handle(args: argparse.Namespace) -> int:
     if args.no_timeline:
         cfg = cfg.model_copy(update={"timeline": False})
     source = str(args.config) if args.config else "<built-in default study>"
-    res = run_study(cfg, source)
+    try:
+        res = run_study(cfg, source)
+    except CposimError as exc:   # name the study file when the error came from deeper down
+        if exc.file is not None:
+            raise
+        raise CposimError(exc.message, file=source, field=exc.field) from None
     out = save_study(res, args.out or Path("results") / cfg.name)
     comp = res.comparison()
     if args.json:

@@ -48,7 +48,12 @@ def handle(args: argparse.Namespace) -> int:
         raise validation_error(exc, str(args.config), "sweep") from None
     if args.workers is not None and args.workers < 1:
         raise CposimError("must be at least 1", field="--workers")
-    points = expand(sweep.grid, sweep.seeds)
+    try:
+        points = expand(sweep.grid, sweep.seeds)
+    except CposimError as exc:   # name the config file
+        if exc.file is not None:
+            raise
+        raise CposimError(exc.message, file=str(args.config), field=exc.field) from None
     out = args.out or Path("results") / sweep.name
     store = PointStore(out)
     computed = run_sweep(sweep.task, cfg, points, store, workers=args.workers,

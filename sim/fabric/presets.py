@@ -35,6 +35,8 @@ from sim.fabric import builders
 from sim.fabric.placement import Geometry
 from sim.fabric.topology import Topology
 
+MAX_GPUS = 1 << 22   # same cap as a trace's world size (workloads.native)
+
 
 def _sq(gpus: int) -> tuple[int, int]:
     a = int(math.isqrt(gpus))
@@ -107,6 +109,8 @@ def build_topology(name_or_spec, *, gpus: int | None = None, policy: str | None 
     n = preset["gpus"] if gpus is None else gpus
     if isinstance(n, bool) or int(n) != n or n < 1:
         raise CposimError(f"GPU count must be a positive integer, got {n!r}", field="gpus")
+    if n > MAX_GPUS:   # an absurd count must be an error, not an out-of-memory kill
+        raise CposimError(f"GPU count {n} exceeds {MAX_GPUS}", field="gpus")
     n = int(n)
     if tier_policy is None:
         tier_policy = preset.get("tier_policy")

@@ -50,6 +50,9 @@ from sim.fabric.policy import TIERS
 from sim.fabric.topology import DEFAULT_SWITCH_LATENCY_S, Topology, TopologyBuilder
 from sim.units import parse_bandwidth_Bps, parse_length_m, parse_rate_bps, parse_time_s
 
+# an absurd count must be an error, not an out-of-memory kill (same cap as a trace world)
+MAX_NODES = 1 << 22
+
 Quantity = Union[str, float, int]
 
 
@@ -139,10 +142,13 @@ def topology_from_spec(data: dict, *, source: str | None, policy=None, tier_poli
     next_domain = 1 << 30
     for i, node in enumerate(spec.nodes):
         where = f"nodes[{i}]"
-        names = ([f"{node.name}{k}" for k in range(node.count)] if node.count is not None
-                 else [node.name])
         if node.count is not None and node.count < 1:
             raise CposimError("count must be >= 1", file=source, field=f"{where}.count")
+        if node.count is not None and node.count > MAX_NODES:   # before allocating names
+            raise CposimError(f"count {node.count} exceeds {MAX_NODES} nodes", file=source,
+                              field=f"{where}.count")
+        names = ([f"{node.name}{k}" for k in range(node.count)] if node.count is not None
+                 else [node.name])
         rack = -1
         if node.rack >= 0:
             key = (node.row, node.rack)

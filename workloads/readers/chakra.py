@@ -266,6 +266,8 @@ def _feeder_node(n: dict, src: str, line: int) -> dict:
 def _json_nodes(text: str, src: str) -> tuple[dict, list[tuple[int, dict]]]:
     """(metadata, [(line, node)]) from either JSON form."""
     objs = _json_objects(text, src)
+    if not objs:
+        raise CposimError("empty file (no JSON value)", file=src, line=1)
     if len(objs) == 1 and isinstance(objs[0], dict) and "workload_graph" in objs[0]:
         graph = objs[0]["workload_graph"]
         if not isinstance(graph, list):
