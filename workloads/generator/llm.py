@@ -210,6 +210,17 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
         "expected_compute_s": expected,          # 6·P·T / (N·peak·fraction)
         "model_flops_per_iteration": model_flops,  # what the trace's compute ops add up to
         "p2p_peer_offset_wraps": True,
+        "assumptions": [
+            "attention FLOPs halved for causal masking (FlashAttention skips masked tiles)",
+            "backward = input-grad (ig) + weight-grad (wg); TP/EP input-grad collectives "
+            "overlap wg; pipeline sends wait for the whole backward step",
+            "roofline per block: max(FLOPs/(peak*fraction), bytes/(HBM*hbm_fraction))",
+            "experts TP-sharded like the dense MLP; balanced routing (no expert imbalance)",
+            "DeepSeek-V3 MLA by its projection shapes, d_qk=192, d_v=128; no MTP module",
+            "gradients reduced in fp32, parameters gathered in bf16; Adam 30 B/param",
+            "left out: tied-embedding all-reduce, grad-norm and cross-entropy all-reduces, "
+            "context parallelism",
+        ],
         "units": {"duration": "s", "size": "bytes", "flops": "FLOP"},
     }
     trace = Trace(world_size=gpus, programs=programs,
