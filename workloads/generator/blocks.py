@@ -89,9 +89,12 @@ def _tp_ops(ctx: Ctx, h: int) -> tuple[tuple[Comm, ...], tuple[Comm, ...],
         return (), (), (), ()
     size = ctx.tokens * h * BF16_BYTES
     if ctx.sp:
-        return ((Comm("allgather", "tp", size, "tp_f"),), (Comm("reducescatter", "tp", size, "tp_g"),),
-                (Comm("allgather", "tp", size, "tp_g"),), (Comm("reducescatter", "tp", size, "tp_f"),))
-    return (), (Comm("allreduce", "tp", size, "tp_g"),), (), (Comm("allreduce", "tp", size, "tp_f"),)
+        return ((Comm("allgather", "tp", size, "tp_f"),),
+                (Comm("reducescatter", "tp", size, "tp_g"),),
+                (Comm("allgather", "tp", size, "tp_g"),),
+                (Comm("reducescatter", "tp", size, "tp_f"),))
+    return ((), (Comm("allreduce", "tp", size, "tp_g"),),
+            (), (Comm("allreduce", "tp", size, "tp_f"),))
 
 
 def _make(name: str, ctx: Ctx, *, w: float, act: float, core: float = 0.0,
