@@ -63,3 +63,9 @@ def test_cposim_trace_generate_end_to_end(tmp_path, capsys):
     assert rc == 0 and out.exists()
     rc = main(["trace", "generate", "--model", "llama3-8b", "--gpus", "16", "--tp", "3"])
     assert rc == 2 and "gpus" in capsys.readouterr().err
+
+
+def test_bucket_size_default_follows_megatron():
+    tr = generate_from_args(_parse("--model", "llama3-8b", "--gpus", "128", "--global-batch",
+                                   "128", "--seq-len", "512"))
+    assert tr.metadata["parallelism"]["bucket_size_params"] == 128e6   # max(40M, 1M * 128)

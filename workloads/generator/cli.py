@@ -58,8 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--overlap-param-gather", action="store_true",
       help="with --zero 1: overlap the parameter all-gather with the next forward "
            "(Megatron --overlap-param-gather); default: after the optimizer step")
-    a("--bucket-size", type=str, default="40M",
-      help="DP gradient bucket size in parameters (default 40M, Megatron DDP)")
+    a("--bucket-size", type=str, default=None,
+      help="DP gradient bucket size in parameters, e.g. 40M (default max(40M, 1M*dp), "
+           "Megatron DDP)")
 
 
 def generate_from_args(args: argparse.Namespace) -> Trace:
@@ -67,5 +68,6 @@ def generate_from_args(args: argparse.Namespace) -> Trace:
                     vpp=args.vpp, sp=args.sp, zero=args.zero, micro_batch=args.micro_batch,
                     global_batch=args.global_batch, seq_len=args.seq_len, gpu=args.gpu,
                     fraction=args.fraction, schedule=args.schedule, recompute=args.recompute,
-                    bucket_size_params=_count(args.bucket_size),
+                    bucket_size_params=None if args.bucket_size is None
+                    else _count(args.bucket_size),
                     overlap_param_gather=args.overlap_param_gather)

@@ -128,13 +128,14 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
              zero: int = 1, micro_batch: int = 1, global_batch: int | None = None,
              seq_len: int | None = None, gpu: str | GpuSpec = "h100",
              fraction: float | None = None, schedule: str | None = None,
-             recompute: str = "none", bucket_size_params: float = 40e6,
+             recompute: str = "none", bucket_size_params: float | None = None,
              overlap_param_gather: bool = False) -> Trace:
     """One training iteration of ``model`` on ``gpus`` GPUs as a canonical :class:`Trace`.
 
     ``dp`` defaults to gpus/(tp·pp); ``sp`` to tp > 1; ``schedule`` to "interleaved" when
     vpp > 1, else "1f1b"; ``global_batch``/``seq_len`` to the model's published values;
-    ``fraction`` overrides the GPU preset's achievable fraction of peak.
+    ``fraction`` overrides the GPU preset's achievable fraction of peak;
+    ``bucket_size_params`` defaults to Megatron DDP's max(40M, 1M·dp) parameters.
     """
     spec = get_model(model)
     g = get_gpu(gpu).with_fraction(fraction)
@@ -160,7 +161,9 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
                          global_batch=spec.global_batch if global_batch is None else global_batch,
                          seq_len=spec.seq_len if seq_len is None else seq_len,
                          schedule=schedule, recompute=recompute,
-                         bucket_size_params=float(bucket_size_params),
+                         bucket_size_params=float(max(40e6, 1e6 * dp)
+                                                  if bucket_size_params is None
+                                                  else bucket_size_params),
                          overlap_param_gather=bool(overlap_param_gather)).validate(spec.n_layers)
     if spec.learned_pos_emb and cfg.seq_len != spec.seq_len:
         spec = spec.with_overrides(seq_len=cfg.seq_len)

@@ -39,7 +39,8 @@ class ParallelConfig:
     seq_len: int = 2048
     schedule: str = "1f1b"       # 1f1b | gpipe | interleaved
     recompute: str = "none"      # none | selective | full
-    bucket_size_params: float = 40e6   # Megatron DDP default bucket: max(40M, 1M*dp) elements
+    # Megatron-core DistributedDataParallel: bucket_size = max(40M, 1M * dp) elements
+    bucket_size_params: float = 40e6
     overlap_param_gather: bool = False  # ZeRO-1 all-gather overlapped with the next forward
 
     @property
