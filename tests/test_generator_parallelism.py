@@ -162,8 +162,9 @@ def test_programs_are_spmd_and_trace_validates():
 
 
 def test_op_count_does_not_grow_with_gpus():
-    small = generate("gpt3-175b", gpus=512, tp=8, pp=8, global_batch=64)
-    huge = generate("gpt3-175b", gpus=131072, tp=8, pp=8, global_batch=16384)
+    kw = dict(tp=8, pp=8, bucket_size_params=1e8)   # default bucket size grows with dp
+    small = generate("gpt3-175b", gpus=512, global_batch=64, **kw)
+    huge = generate("gpt3-175b", gpus=131072, global_batch=16384, **kw)
     assert small.metadata["parallelism"]["micro_batches"] == 8
     assert huge.metadata["parallelism"]["micro_batches"] == 8
     n = lambda t: sum(len(p.ops) for p in t.programs)  # noqa: E731
