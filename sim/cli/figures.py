@@ -19,6 +19,7 @@ FIGURES = {
     "nvidia-power": "experiments.nvidia_power",
     "signal-integrity": "experiments.signal_integrity",
     "broadcom-meta": "experiments.broadcom_meta",
+    "ibm-claim": "experiments.ibm_claim",
     "scaleup-domain": "experiments.scaleup_domain",
 }
 
