@@ -104,9 +104,11 @@ def load_topology_file(path, *, policy=None, tier_policy=None, params=None,
                        geometry=None) -> Topology:
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CposimError(f"cannot read topology file: {exc.strerror}", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise CposimError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from None
     try:
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except json.JSONDecodeError as exc:
