@@ -207,9 +207,11 @@ def run(quick: bool = False) -> FigureResult:
         f"optical NVL576 best: tp{op.tp} ep{op.ep} pp{op.pp} dp{op.dp}, {op.micro_batches:.0f} "
         f"micro-batches, {op.iteration_s:.2f} s ({brk(op)}); memory "
         f"{op.total_bytes / 1e9:.0f} GB",
-        "what dominates: the expert weights force the copper domain into deeper pipelines (or "
-        "EP across racks over the 800G scale-out); the optical domain holds them with a "
-        "shallower pipeline, so the bubble shrinks",
+        "what the copper domain loses, best vs best: " + ", ".join(
+            f"{name} {cu.get(col, 0.0) - op.get(col, 0.0):+.2f} s" for col, name, _, _ in PARTS
+            if abs(cu.get(col, 0.0) - op.get(col, 0.0)) >= 0.005),
+        "per-GPU scale-up bandwidth is the same in both (36 x 200G); Lightmatter's '8x "
+        "(bandwidth x radix)' may include more bandwidth per GPU, which we do not assume",
         "left out: interleaved 1F1B / zero-bubble schedules (shrink the bubble for both), "
         "expert load imbalance, activation recompute, DeepEP-style overlap of all-to-all",
     ]
