@@ -175,3 +175,15 @@ def test_collective_mid_failure_finishes_later_by_the_lost_capacity():
     assert got == pytest.approx(want, rel=1e-9)
     assert got - base == pytest.approx((half - r1 * t_fail) * (1 / r2 - 1 / r1)
                                        + half * (1 / r2 - 1 / r1), rel=1e-9)
+
+
+def test_overlapping_outages_nest():
+    env = simpy.Environment()
+    fab = FaultableFlowFabric(env, leaf_spine(), routing="ecmp-even")
+    link = fab.link_ids_between("leaf0", "spine0")
+    fab.fail_links(link)
+    fab.fail_links(link)
+    fab.restore_links(link)
+    assert fab.down_links[link].all()
+    fab.restore_links(link)
+    assert not fab.down_links.any()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sim.faults.calibration import (cluster_topology, llama3_calibration, llama3_observed,
                                     meta_cpo_bound, zero_event_upper_rate)
+from sim.faults.events import inject, sample_events
 from sim.faults.goodput import (daly_interval_s, expected_segment_s, goodput, plan,
                                 simulate_goodput, young_interval_s)
 from sim.faults.params import load_fault_parameters
@@ -26,4 +27,4 @@ __all__ = ["FailureBudget", "failure_budget", "link_failures", "switch_failures"
            "cluster_topology", "llama3_calibration", "llama3_observed", "meta_cpo_bound",
            "zero_event_upper_rate", "daly_interval_s", "young_interval_s", "goodput",
            "expected_segment_s", "plan", "simulate_goodput", "load_fault_parameters",
-           "FaultableFlowFabric", "MaskedRouter"]
+           "FaultableFlowFabric", "MaskedRouter", "sample_events", "inject"]

@@ -86,6 +86,8 @@ class FaultableFlowFabric(FlowFabric):
         super().__init__(env, topology, routing=routing, seed=seed)
         self.intact_topology = topology
         self._down = np.zeros(topology.n_links, dtype=bool)
+        # outages may overlap (a cable fails, then its switch): a link is down while any is
+        self._down_count = np.zeros(topology.n_links, dtype=np.int64)
         self.stats.update({"reroutes": 0})
 
     # -- public -------------------------------------------------------------------------
@@ -103,7 +105,9 @@ class FaultableFlowFabric(FlowFabric):
         return int(self.r_w[m].sum())
 
     def fail_links(self, link_ids, *, both_directions: bool = True) -> None:
-        """Take directed links down now (with their reverse direction: a cable fails whole)."""
+        """Take directed links down now (with their reverse direction: a cable fails whole).
+
+        Outages nest: a link failed twice comes back after the second restore."""
         self._set(link_ids, True, both_directions)
 
     def restore_links(self, link_ids, *, both_directions: bool = True) -> None:
@@ -140,8 +144,13 @@ class FaultableFlowFabric(FlowFabric):
             raise CposimError(f"link id out of range 0..{topo.n_links - 1}", field="link_ids")
         if both_directions and ids.size:
             ids = np.flatnonzero(np.isin(topo.cable, topo.cable[ids]))
+        ids = np.unique(ids)
         before = self._down.copy()
-        self._down[ids] = value
+        if value:
+            self._down_count[ids] += 1
+        else:
+            self._down_count[ids] = np.maximum(self._down_count[ids] - 1, 0)
+        self._down = self._down_count > 0
         if (before != self._down).any():
             self._reroute()
 
