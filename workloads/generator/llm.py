@@ -56,6 +56,13 @@ GRAD_BYTES = 4                   # fp32 gradient reduction
 PARAM_BYTES = 2                  # bf16 parameter all-gather
 
 
+# Collectives Megatron issues on the compute stream (NCCL kernels in stream order, no
+# tp-comm-overlap): tensor-parallel all-reduce / all-gather / reduce-scatter and the MoE
+# all-to-all. They hold the GPU's stream, so they are ordered with the compute around them.
+# Data-parallel gradient and parameter collectives run on their own streams, overlapped.
+IN_STREAM_GROUPS = frozenset({"tp", "ep"})
+
+
 class _Stage:
     """Op list of one pipeline stage under construction."""
 
@@ -63,6 +70,7 @@ class _Stage:
         self.ops: list[Op] = []
         self.gpu = gpu
         self.compute_tail: int | None = None
+        self.stream_tail: int | None = None  # last compute or in-stream collective
         self._dur: dict[tuple[float, float], float] = {}
 
     def _id(self) -> int:
@@ -75,15 +83,22 @@ class _Stage:
         if dur is None:
             dur = self._dur[key] = self.gpu.compute_time_s(flops, mem_bytes)
         i = self._id()
+        deps = _with(deps, self.stream_tail)
         self.ops.append(Op(i, "compute", name, deps, dur, flops, mem_bytes, layer=layer,
                            phase=phase))
         self.compute_tail = i
+        self.stream_tail = i
         return i
 
     def comm(self, name: str, c: B.Comm, deps: tuple[int, ...], layer: str, phase: str) -> int:
         i = self._id()
+        in_stream = c.group in IN_STREAM_GROUPS
+        if in_stream:
+            deps = _with(deps, self.stream_tail)
         self.ops.append(Op(i, "collective", name, deps, collective=c.collective, group=c.group,
                            size_bytes=c.size_bytes, layer=layer, phase=phase))
+        if in_stream:
+            self.stream_tail = i
         return i
 
     def p2p(self, kind: str, name: str, size: float, offset: int, tag: int,
@@ -92,6 +107,12 @@ class _Stage:
         self.ops.append(Op(i, kind, name, deps, group="pp", size_bytes=size, peer_offset=offset,
                            tag=tag, phase=phase))
         return i
+
+
+def _with(deps: tuple[int, ...], extra: int | None) -> tuple[int, ...]:
+    if extra is None or extra in deps:
+        return deps
+    return tuple(sorted((*deps, extra)))
 
 
 def _deps(a: int | None, b: int | None = None) -> tuple[int, ...]:
