@@ -202,7 +202,12 @@ class FlowFabric(FabricBase):
             return                       # superseded by a re-solve
         self._advance()
         self.stats["epochs"] += 1
-        done = self.r_rem <= _DONE_REL * self.r_size
+        # Done when the bytes left are negligible, or when the time left is below the
+        # clock's resolution at `now` (else now + delay == now and the clock never moves).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_left = np.where(self.r_rate > 0, self.r_rem / self.r_rate, np.inf)
+        done = (self.r_rem <= _DONE_REL * self.r_size) | (
+            t_left <= 4 * np.spacing(max(self.env.now, np.finfo(float).tiny)))
         if not done.any():
             self._schedule_next()
             return
