@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 
@@ -34,10 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Run one collective on a topology at a fidelity and report "
                        "time, algbw/busbw (nccl-tests definitions), bytes and energy per link "
                        "technology.")
-    # "--size -1MiB" must reach our own check (one clear line), not argparse's "expected one
-    # argument": anything starting with "-<digit>" is a value.
-    p._negative_number_matcher = re.compile(r"^-\.?\d")
-    p._has_negative_number_optionals = []
     p.add_argument("--op", required=True,
                    help="allreduce, allgather, reducescatter, alltoall, broadcast, reduce")
     p.add_argument("--algo", default="auto",

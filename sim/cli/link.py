@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from typing import Any
 
@@ -25,11 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Resolve one link (technology, lane rate, length) into "
                        "insertion loss, SerDes class, retimer stages, feasibility, energy per "
                        "bit, port power and one-way latency, with the source of every default.")
-    # "--length -1m" (or "-inf m", "-x") must reach our own check and its message naming the
-    # value, not argparse's "expected one argument": anything that starts with a single "-" and
-    # is not one of our options (argparse matches "-h" and option prefixes first) is a value.
-    p._negative_number_matcher = re.compile(r"^-[^-]")
-    p._has_negative_number_optionals = []
     p.add_argument("--tech", help="technology: copper-dac, copper-aec, pluggable-dsp, lpo, cpo, "
                    "optical-io")
     p.add_argument("--lane-rate", default="200G",
