@@ -13,8 +13,8 @@ Every scale-out cable is optical (leaves sit in the row's network rack, beyond c
 and both ends of every cable are counted (``Topology.transceivers``, one per 8-lane 1.6T
 port). 400,000 is not a multiple of 72, so the cluster has 400,032 GPUs (5,556 racks).
 The per-GPU count is shown against cluster size for 2 and 3 tiers (it converges to 2 x tiers
-once pods are full; a partly filled last pod keeps its full spine uplinks, hence the small
-excess). Rows of 48 racks keep every cable inside the 500 m CPO (DR-class) reach.
+once pods are full; a partly filled last pod keeps its full spine uplinks, so small clusters
+with a mostly empty last pod count up to ~7.5, and 400k GPUs in 24.4 pods count 6.05). Rows of 48 racks keep every cable inside the 500 m CPO (DR-class) reach.
 
 Run as ``cposim figures nvidia-power`` (``--quick``: fewer sizes). Writes
 ``results/nvidia_power/``: ``transceivers.parquet`` (per size and tier count),
@@ -53,8 +53,8 @@ def build(gpus: int, policy: str, tiers: int):
 
 
 def per_gpu(topo) -> float:
-    lf = topo.links_frame()
-    return float(lf.transceivers[lf.tier.isin(SCALEOUT)].sum() / topo.n_gpus)
+    # the Topology arrays directly: links_frame() would build 1.6M name strings at 400k GPUs
+    return float(topo.transceivers[np.isin(topo.tier, SCALEOUT)].sum() / topo.n_gpus)
 
 
 def sizes(quick: bool) -> dict[int, list[int]]:
@@ -77,10 +77,10 @@ def convergence(quick: bool) -> pd.DataFrame:
 
 def power_table(plug, cpo) -> pd.DataFrame:
     """Module power per tier and scenario; directed link = the port at its source end."""
-    lp, lc = plug.links_frame(), cpo.links_frame()
+    lp, lc = plug, cpo
     if not (np.array_equal(lp.src, lc.src) and np.array_equal(lp.dst, lc.dst)):
         raise RuntimeError("the two builds differ in structure")
-    nic_end = plug.kind[lp.src.to_numpy()] == "gpu"
+    nic_end = plug.kind[lp.src] == "gpu"
     mixed = np.where(nic_end, lp.port_power_w, lc.port_power_w)
     mixed_total = np.where(nic_end, lp.port_total_power_w, lc.port_total_power_w)
     rows = []
@@ -89,7 +89,7 @@ def power_table(plug, cpo) -> pd.DataFrame:
             "cpo": (lc.port_power_w, lc.port_total_power_w, lc.tech),
             "switch-cpo": (mixed, mixed_total, np.where(nic_end, lp.tech, lc.tech))}.items():
         for tier in SCALEOUT:
-            m = (lp.tier == tier).to_numpy()
+            m = lp.tier == tier
             rows.append({"scenario": scen, "tier": tier, "gpus": plug.n_gpus,
                          "transceivers": float(lp.transceivers[m].sum()),
                          "techs": ",".join(sorted(set(np.asarray(tech)[m]))),
