@@ -76,3 +76,32 @@ def test_dask_local_cluster_equals_process_pool(tmp_path):
         run_sweep(TASK, {}, pts, b, scheduler=cluster.scheduler_address, progress=False)
     cols = ["point_key", "x", "offset", "seed", "y", "noise", "status"]
     pd.testing.assert_frame_equal(a.table(keys)[cols], b.table(keys)[cols])
+
+
+def test_study_sweep_on_dask_equals_process_pool(tmp_path):
+    """>= 8 real study points: Dask LocalCluster and the process pool give the same table."""
+    distributed = pytest.importorskip("dask.distributed")
+    from sim.config import load_toml
+
+    cfg = load_toml("examples/sweep-scaleout.toml")
+    sweep = cfg.pop("sweep")
+    pts = expand(sweep["grid"], sweep["seeds"])
+    assert len(pts) >= 8
+    keys = [p.key for p in pts]
+    a = PointStore(tmp_path / "pool")
+    run_sweep("sim.study:sweep_point", cfg, pts, a, workers=2, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        b = PointStore(tmp_path / "dask")
+        run_sweep("sim.study:sweep_point", cfg, pts, b, scheduler=cluster.scheduler_address,
+                  progress=False)
+    ta, tb = a.table(keys).drop(columns=["wall_s"]), b.table(keys).drop(columns=["wall_s"])
+    assert (ta["status"] == "ok").all(), ta["error"].tolist()
+    pd.testing.assert_frame_equal(ta, tb)
+    # the scale-out policy changes network power (copper-first = pluggable here: every
+    # scale-out cable is beyond copper reach), not the iteration's compute
+    by = ta.set_index(["topology.tier_policy.scaleout", "workload.global_batch"])
+    power = by["copper-first.network_power_w"]
+    assert power[("cpo", 32)] < power[("lpo", 32)] < power[("pluggable", 32)]
+    assert power[("copper-first", 32)] == power[("pluggable", 32)]
+    assert by["copper-first.compute_s"].xs(32, level=1).nunique() == 1
