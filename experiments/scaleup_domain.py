@@ -163,9 +163,9 @@ def plot(df: pd.DataFrame) -> plt.Figure:
         a.text(xi, bottom[xi] * 1.02, f"tp{r.tp} ep{r.ep} pp{r.pp}", ha="center", fontsize=6)
     a.set_xticks(x, ["copper\nNVL72", "optical\nNVL576"])
     a.set_ylabel("time per iteration (s)")
-    a.set_ylim(0, bottom.max() * 1.25)
+    a.set_ylim(0, bottom.max() * 1.9)
     a.set_title(f"(a) best layout, ratio {bottom[0] / bottom[1]:.2f}x")
-    a.legend(loc="upper right", fontsize=5.5)
+    a.legend(loc="upper center", fontsize=5.5, ncol=2)
     markers = {"copper NVL72": ("o", "#D55E00"), "optical NVL576": ("D", "#009E73")}
     for d, g in df.groupby("domain"):
         m, c = markers[d]
@@ -174,14 +174,18 @@ def plot(df: pd.DataFrame) -> plt.Figure:
                   label=f"{d}, TPxEP inside", s=14)
         b.scatter(g.tp[~inside] * g.ep[~inside], g.iteration_s[~inside], marker=m,
                   facecolors="none", edgecolors=c, label=f"{d}, TPxEP across domains", s=14)
-        for r in g.itertuples():
-            b.annotate(f"tp{r.tp} pp{r.pp}", (r.tp * r.ep, r.iteration_s), fontsize=5,
-                       xytext=(3, -6), textcoords="offset points")
+        for r in g[g.best].itertuples():      # label the winner only
+            b.annotate(f"best: tp{r.tp} ep{r.ep} pp{r.pp}", (r.tp * r.ep, r.iteration_s),
+                       fontsize=6, xytext=(0, -11), textcoords="offset points", ha="center")
     b.set_xscale("log", base=2)
+    size = df.tp * df.ep
+    b.set_xlim(size.min() / 1.8, size.max() * 1.8)
     b.set_xlabel("TP x EP group size (GPUs)")
     b.set_ylabel("time per iteration (s)")
     b.set_title("(b) every feasible layout (smallest pp)")
-    b.legend(loc="upper right", fontsize=5.5)
+    lo, hi = df.iteration_s.min(), df.iteration_s.max()
+    b.set_ylim(lo - 0.2 * (hi - lo), hi + 0.45 * (hi - lo))
+    b.legend(loc="upper center", fontsize=5.5, ncol=2)
     fig.tight_layout()
     return fig
 
