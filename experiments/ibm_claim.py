@@ -30,7 +30,7 @@ gradient reduction after the backward pass), implemented by editing the trace's
 dependencies. TP communication is blocking in both (Megatron without TP-comm overlap).
 Speedup at (B, alpha) = T(25 GB/s, alpha) / T(B, alpha).
 
-``--quick`` runs 4 bandwidths and alpha in {0, 1}; the full run 9 bandwidths x 5 alphas.
+``--quick`` runs 5 bandwidths and alpha in {0, 1}; the full run 9 bandwidths x 5 alphas.
 
 Writes ``results/ibm_claim/``: ``amdahl.parquet``, ``sweep.parquet``, ``ibm_claim.pdf/.png``.
 """
@@ -100,7 +100,7 @@ def with_overlap(trace: Trace, alpha: float) -> Trace:
 
 def grid(quick: bool) -> tuple[np.ndarray, np.ndarray]:
     if quick:
-        return np.array([25, 100, 400, 2000]) * 8e9, np.array([0.0, 1.0])
+        return np.array([12.5, 25, 100, 400, 2000]) * 8e9, np.array([0.0, 1.0])
     return (np.array([12.5, 25, 50, 100, 200, 400, 800, 1200, 2000]) * 8e9,
             np.array([0.0, 0.25, 0.5, 0.75, 1.0]))
 
@@ -132,6 +132,11 @@ def sweep(quick: bool) -> pd.DataFrame:
     df["exposed_fraction"] = df.exposed_comm_s / df.iteration_s
     df["k"] = df.bandwidth_Bps / (BASELINE_BPS / 8)
     return df
+
+
+def at_bw(df: pd.DataFrame, bandwidth_Bps: float) -> pd.Series:
+    """Iteration time per (cluster, alpha) at one bandwidth."""
+    return df[df.bandwidth_Bps == bandwidth_Bps].set_index(["cluster", "alpha"]).iteration_s
 
 
 def amdahl_table() -> pd.DataFrame:
@@ -225,6 +230,12 @@ def run(quick: bool = False) -> FigureResult:
             + ("; 5x reached at " + ", ".join(
                 f"{r.bandwidth_Bps / 1e9:g} GB/s/alpha {r.alpha:g}" for r in hit.itertuples())
                if len(hit) else "; 5x not reached"))
+        slow = d[d.bandwidth_Bps == d.bandwidth_Bps.min()].set_index("alpha").iteration_s
+        fast = d[d.bandwidth_Bps == d.bandwidth_Bps.max()].set_index("alpha").iteration_s
+        k_all = d.bandwidth_Bps.max() / d.bandwidth_Bps.min()
+        notes.append(f"{cluster}: from a {d.bandwidth_Bps.min() / 1e9:g} GB/s (100G NIC) "
+                     f"baseline to {d.bandwidth_Bps.max() / 1e9:g} GB/s ({k_all:g}x): "
+                     f"{(slow / fast).min():.2f}-{(slow / fast).max():.2f}x")
     notes += ["reach: copper carries ~1 m at 200G/lane (one rack); the baseline's 25 GB/s is "
               "what a mid-range electrical NIC gives beyond it — CPO is modelled only as more "
               "bandwidth per GPU at the same latency",
@@ -232,6 +243,8 @@ def run(quick: bool = False) -> FigureResult:
               "the last micro-batch's backward, a small part of the step",
               f"global batch {GLOBAL_BATCH} sequences on {GPUS} GPUs (0.25 per GPU, GPT-3 used 1536): "
               "a small batch per GPU makes gradient traffic weigh more, which favours the claim",
+              "where 5x appears: only without a copper scale-up domain (TP over the network) and "
+              "from a 100G-class NIC; with NVLink boxes of 8 the gain stays near 2x",
               "IBM's claim is an upper bound: it needs a baseline that is >= 81 % exposed "
               "communication, far beyond the 'more than half idle' framing"]
     checks = [
@@ -239,6 +252,9 @@ def run(quick: bool = False) -> FigureResult:
         Check("3 months -> 3 weeks speedup ('up to 5x')", 5.0, 13 / 3, "x", IBM),
         Check("max simulated speedup over 25 GB/s (any cluster, bandwidth, overlap)", S_IBM,
               float(best.speedup), "x", IBM),
+        Check("max simulated speedup from a 12.5 GB/s (100G NIC) baseline", S_IBM,
+              float((at_bw(df, df.bandwidth_Bps.min()) / at_bw(df, df.bandwidth_Bps.max())).max()),
+              "x", IBM),
         Check("baseline exposed-comm fraction, scale-out only, no DP overlap", 0.81,
               float(base[(base.cluster == "scale-out only")].exposed_fraction.max()), "", IBM),
     ]
