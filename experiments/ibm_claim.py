@@ -178,13 +178,13 @@ def plot(amd: pd.DataFrame, df: pd.DataFrame) -> plt.Figure:
                marker="o" if cluster.startswith("NVL8") else "s",
                label=f"{cluster}, {alpha:.0%} overlap")
     b.axhline(S_IBM, color="0.5", linewidth=0.6)
-    b.text(14, S_IBM + 0.15, "IBM 'up to 5x'", fontsize=6)
+    b.text(14, S_IBM - 0.4, "IBM 'up to 5x'", fontsize=6)
     b.set_xscale("log")
     b.set_ylim(0, 7)
     b.set_xlabel("scale-out bandwidth per GPU (GB/s)")
     b.set_ylabel("speedup vs 25 GB/s")
     b.set_title("(b) simulated, GPT-3 175B")
-    b.legend(loc="center right", fontsize=5.5)
+    b.legend(loc="upper left", fontsize=5.5)
 
     c = axes[2]
     d = df[df.cluster == "scale-out only"]
