@@ -222,7 +222,8 @@ def run(quick: bool = False) -> FigureResult:
             f"{b.exposed_fraction.max():.0%} of the step (alpha 1..0); max speedup "
             f"{top.speedup:.2f}x at {top.bandwidth_Bps / 1e9:g} GB/s, alpha {top.alpha:g} "
             f"(Amdahl with its f and k = {top.k:g}: "
-            f"{float(amdahl_speedup(b[b.alpha == top.alpha].exposed_fraction.iloc[0], top.k)):.2f}x;"
+            f"{float(amdahl_speedup(b[b.alpha == top.alpha].exposed_fraction.iloc[0], top.k)):.2f}"
+            "x;"
             f" the simulated speedup implies f = {f_needed(top.speedup, top.k):.2f}"
             + (": faster links also shrink the pipeline bubble, which waits on other stages' "
                "communication)" if f_needed(top.speedup, top.k) > b.exposed_fraction.max()
@@ -241,8 +242,8 @@ def run(quick: bool = False) -> FigureResult:
               "bandwidth per GPU at the same latency",
               "the overlap knob moves little here: Megatron overlaps gradient reduction only with "
               "the last micro-batch's backward, a small part of the step",
-              f"global batch {GLOBAL_BATCH} sequences on {GPUS} GPUs (0.25 per GPU, GPT-3 used 1536): "
-              "a small batch per GPU makes gradient traffic weigh more, which favours the claim",
+              f"global batch {GLOBAL_BATCH} sequences on {GPUS} GPUs (0.25 per GPU; GPT-3 used "
+              "1536): a small batch per GPU makes gradient traffic weigh more, which favours the claim",
               "where 5x appears: only without a copper scale-up domain (TP over the network) and "
               "from a 100G-class NIC; with NVLink boxes of 8 the gain stays near 2x",
               "IBM's claim is an upper bound: it needs a baseline that is >= 81 % exposed "

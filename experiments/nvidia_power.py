@@ -14,7 +14,8 @@ and both ends of every cable are counted (``Topology.transceivers``, one per 8-l
 port). 400,000 is not a multiple of 72, so the cluster has 400,032 GPUs (5,556 racks).
 The per-GPU count is shown against cluster size for 2 and 3 tiers (it converges to 2 x tiers
 once pods are full; a partly filled last pod keeps its full spine uplinks, so small clusters
-with a mostly empty last pod count up to ~7.5, and 400k GPUs in 24.4 pods count 6.05). Rows of 48 racks keep every cable inside the 500 m CPO (DR-class) reach.
+with a mostly empty last pod count up to ~7.5, and 400k GPUs in 24.4 pods count 6.05).
+Rows of 48 racks keep every cable inside the 500 m CPO (DR-class) reach.
 
 Run as ``cposim figures nvidia-power`` (``--quick``: fewer sizes). Writes
 ``results/nvidia_power/``: ``transceivers.parquet`` (per size and tier count),

@@ -1,17 +1,30 @@
-"""nvidia-power in --quick mode: transceivers counted in the built fat-tree, MW and ratio."""
+"""nvidia-power through ``cposim figures nvidia-power --quick``: transceivers counted in the
+built fat-tree, MW and ratio, read back from what the CLI printed and wrote."""
 
+import contextlib
+import io
 import json
+from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from experiments import nvidia_power
-from experiments.common import save
+from sim.cli import main
 
 
 @pytest.fixture(scope="module")
-def result():
-    return nvidia_power.run(quick=True)
+def result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("figs")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["figures", "nvidia-power", "--quick", "--json", "--out", str(out)])
+    assert rc == 0
+    report = json.loads(buf.getvalue())
+    folder = out / "nvidia_power"
+    tables = {p.stem: pd.read_parquet(p) for p in folder.glob("*.parquet")}
+    checks = [SimpleNamespace(**c) for c in report["checks"]]
+    return SimpleNamespace(report=report, folder=folder, tables=tables, checks=checks)
 
 
 def _check(result, prefix):
@@ -23,8 +36,10 @@ def test_acceptance_six_per_gpu_and_ratio(result):
     assert 5.0 <= per <= 7.0                      # issue #6: 6 (+-1)
     ratio = _check(result, "pluggable/CPO optics power").ours
     assert 3.2 <= ratio <= 3.5
-    assert _check(result, "scale-out optics, 400k GPUs, pluggable").ours == pytest.approx(72, rel=0.1)
-    assert _check(result, "scale-out optics, 400k GPUs, CPO").ours == pytest.approx(21.6, rel=0.1)
+    plug = _check(result, "scale-out optics, 400k GPUs, pluggable").ours
+    cpo = _check(result, "scale-out optics, 400k GPUs, CPO").ours
+    assert plug == pytest.approx(72, rel=0.1) and cpo == pytest.approx(21.6, rel=0.1)
+    assert ratio == pytest.approx(plug / cpo)
 
 
 def test_full_pods_give_two_transceivers_per_cable_level(result):
@@ -53,8 +68,8 @@ def test_power_is_transceivers_times_port_power(result):
     assert plug.max_length_m.max() <= 500.0
 
 
-def test_results_folder(result, tmp_path):
-    out = save(result, tmp_path / "nvidia_power")
+def test_results_folder(result):
+    out = result.folder
     names = {p.name for p in out.iterdir()}
     assert {"transceivers.parquet", "power.parquet", "nvidia_power.pdf", "nvidia_power.png",
             "manifest.json"} <= names
