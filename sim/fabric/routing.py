@@ -26,6 +26,7 @@ from sim.errors import CposimError
 
 ROUTINGS = ("ecmp-hash", "ecmp-even")
 _INF = np.int32(1 << 29)
+_INF16 = np.int16(32767)   # "unreachable" in the stored (int16) distance tables
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -68,8 +69,11 @@ class RouteGraph:
         self.has_link = np.zeros(n, dtype=bool)
         self.has_link[ls] = True
         self._key_of: dict = {}
-        self._dists: list[np.ndarray] = []
-        self._mat: np.ndarray | None = None
+        # distance tables, one row per destination attachment, stored int16 in a buffer that
+        # grows by doubling (re-stacking a list of int32 rows per new key was quadratic and
+        # took gigabytes at 131k GPUs)
+        self._buf = np.zeros((0, self.n_transit), dtype=np.int16)
+        self._n_keys = 0
         self._gpu_key: dict[int, int] = {}
         self._levels: dict = {}
         self._single_att: np.ndarray | None = None
@@ -103,18 +107,21 @@ class RouteGraph:
                 frontier[seeds] = True
                 level = d0
                 while frontier.any():
-                    # predecessors of the frontier not yet reached
-                    m = frontier[self._tt_dst]
-                    pred = np.unique(self._tt_src[m])
-                    pred = pred[dist[pred] == _INF]
+                    # predecessors of the frontier not yet reached (a mask, not a sort: one
+                    # BFS per leaf of a 131k-GPU fabric adds up)
+                    reach = np.zeros(self.n_transit, dtype=bool)
+                    reach[self._tt_src[frontier[self._tt_dst]]] = True
+                    frontier = reach & (dist == _INF)
                     level += 1
-                    dist[pred] = level
-                    frontier = np.zeros(self.n_transit, dtype=bool)
-                    frontier[pred] = True
-            k = len(self._dists)
-            self._dists.append(dist)
+                    dist[frontier] = level
+            k = self._n_keys
+            if k >= self._buf.shape[0]:
+                grown = np.zeros((max(16, 2 * k), self.n_transit), dtype=np.int16)
+                grown[:k] = self._buf[:k]
+                self._buf = grown
+            self._buf[k] = np.where(dist >= _INF, _INF16, dist)
+            self._n_keys += 1
             self._key_of[att] = k
-            self._mat = None
         self._gpu_key[node] = k
         return k
 
@@ -145,16 +152,13 @@ class RouteGraph:
         return out[inv]
 
     def _matrix(self) -> np.ndarray:
-        if self._mat is None:
-            self._mat = (np.stack(self._dists) if self._dists
-                         else np.zeros((0, self.n_transit), np.int32))
-        return self._mat
+        return self._buf[:self._n_keys]
 
     def _level(self, k: int, d: int) -> np.ndarray:
         """Transit nodes (global ids) at distance ``d`` in table ``k``, cached."""
         got = self._levels.get((k, d))
         if got is None:
-            got = self._t_nodes[self._dists[k] == d]
+            got = self._t_nodes[self._buf[k] == d]
             self._levels[(k, d)] = got
         return got
 
@@ -187,7 +191,8 @@ class RouteGraph:
         links = self.out_links[starts + offs]
         w = topo.dst[links]
         ti = self.tidx[w]
-        cost = np.where(ti >= 0, mat[keys[rep], np.maximum(ti, 0)], _INF).astype(np.int64)
+        cost = mat[keys[rep], np.maximum(ti, 0)].astype(np.int64)
+        cost[(ti < 0) | (cost == _INF16)] = _INF
         cost[w == dst[rep]] = 0
         big = np.flatnonzero(is_big)
         if big.size:
@@ -198,13 +203,13 @@ class RouteGraph:
             parts_c.append(np.zeros(l_d.size, dtype=np.int64))
             rest = big[np.bincount(r_d, minlength=big.size) == 0]
             if rest.size:
-                pair = cur[rest] * len(self._dists) + keys[rest]
+                pair = cur[rest] * self._n_keys + keys[rest]
                 upair, inv = np.unique(pair, return_inverse=True)
                 p_links, p_ptr = [], [0]
                 for pv in upair.tolist():
-                    v, k = divmod(pv, len(self._dists))
-                    d = int(self._dists[k][self.tidx[v]])
-                    nxt = self._level(k, d - 1) if d < _INF else np.zeros(0, np.int64)
+                    v, k = divmod(pv, self._n_keys)
+                    d = int(self._buf[k][self.tidx[v]])
+                    nxt = self._level(k, d - 1) if d < _INF16 else np.zeros(0, np.int64)
                     _, ll = self._lookup(np.full(nxt.size, v), nxt)
                     p_links.append(ll)
                     p_ptr.append(p_ptr[-1] + ll.size)

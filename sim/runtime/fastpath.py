@@ -69,6 +69,10 @@ class FastPath:
         self.scratch = make_fabric(self.env, fab.topology, fidelity=fab.fidelity,
                                    routing=getattr(fab, "routing", "ecmp-hash"),
                                    seed=getattr(fab, "seed", 0))
+        if getattr(fab, "router", None) is not None and hasattr(self.scratch, "router"):
+            # same topology, routing and seed -> the same deterministic routes: share the
+            # route cache instead of computing every route twice (a cache, not state)
+            self.scratch.router = fab.router
         self.memo: dict[tuple, tuple[float, np.ndarray, float]] = {}
         self.eligible: set[tuple[str, int]] = set()
         self.replayed = 0
