@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 _DONE_REL = 1e-10     # a row with this fraction of its bytes left is complete (float noise)
 _BFS_LIMIT = 6        # component search rounds before we just solve everything active
+_MEMO_ENTRIES = 512   # memoised component solves kept (oldest dropped first)
+_MEMO_MAX_ROWS = 1 << 16
 
 
 class _Group:
@@ -40,6 +42,21 @@ class _Group:
         self.inverse = None
         self.rows_left = 0
         self.bytes = 0.0
+
+
+class _Reservation:
+    """Waves of a collective fast-forwarded on links nothing else uses (see fast_forward_waves)."""
+    __slots__ = ("id", "links", "t0", "count", "wave", "event", "live")
+
+    def __init__(self, rid, links, t0, count, wave, event):
+        self.id, self.links, self.t0, self.count = rid, links, t0, count
+        self.wave, self.event, self.live = wave, event, True
+
+
+class _Wave:
+    """One wave alone on an idle fabric: its weighted rows, rates and duration."""
+    __slots__ = ("rid", "w", "size", "rate", "lat", "transfer_s", "duration_s", "links",
+                 "link_bytes", "bytes", "n_flows", "single_epoch")
 
 
 class FlowFabric(FabricBase):
@@ -59,7 +76,13 @@ class FlowFabric(FabricBase):
         self._groups: dict[int, _Group] = {}
         self._next_gid = 0
         self.stats.update({"rows": 0, "rounds": 0, "rows_solved": 0, "max_active_rows": 0,
-                           "epochs": 0})
+                           "epochs": 0, "memo_hits": 0, "ff_waves": 0, "ff_breaks": 0})
+        self.memoise = True           # False: the plain path (every component solved afresh)
+        self._solve_memo: dict = {}
+        self._wave_memo: dict = {}
+        self._reserved = np.full(topology.n_links, -1, dtype=np.int64)   # link -> reservation
+        self._reservations: dict[int, _Reservation] = {}
+        self._next_res = 0
 
     # -- public -------------------------------------------------------------------------
     def start_flows(self, src_gpu, dst_gpu, size_bytes) -> simpy.Event:
@@ -75,6 +98,8 @@ class FlowFabric(FabricBase):
             ev.succeed(grp.finish)
             return ev
         rids = self.router.route_ids(src, dst)
+        if self._reservations:
+            self._break_reservations(rids)
         ptr, links, coef, lat, _ = self.router.table()
         nlinks = ptr[rids + 1] - ptr[rids]
         flat = lat[rids]
@@ -114,6 +139,162 @@ class FlowFabric(FabricBase):
         self.stats["max_active_rows"] = max(self.stats["max_active_rows"], self.r_rid.size)
         self._touch(r_s[first])
         return ev
+
+    def fast_forward_waves(self, src_gpu, dst_gpu, size_bytes, count: int):
+        """Run ``count`` identical waves of flows back to back (each starts when the previous
+        one is delivered) in closed form, or return None when that would not be exact.
+
+        Exact when the wave's links carry no other traffic and the wave alone is one rate
+        epoch (all its flows finish together): then every wave takes ``transfer + latency``
+        and the waves need one solve in total. The links stay reserved; if other flows later
+        start on any of them, the reservation breaks at that instant into its exact per-flow
+        state (waves done are booked, the wave in flight continues as ordinary rows with the
+        bytes it has left) and the event fires when that wave is delivered. The event's
+        value is the number of waves completed.
+        """
+        if type(self) is not FlowFabric or count < 1:
+            return None          # subclasses (failures) change capacities behind our back
+        src, dst, size = self._check(src_gpu, dst_gpu, size_bytes)
+        wave = self._wave(src, dst, size)
+        if wave is None or not wave.single_epoch:
+            return None
+        if (self._reserved[wave.links] >= 0).any():
+            return None
+        if self.r_rid.size:
+            _, e_link, _ = self._entries(np.arange(self.r_rid.size))
+            busy = np.zeros(self.topology.n_links, dtype=bool)
+            busy[e_link] = True
+            if busy[wave.links].any():
+                return None
+        ev = simpy.Event(self.env)
+        res = _Reservation(self._next_res, wave.links, self.env.now, int(count), wave, ev)
+        self._next_res += 1
+        self._reservations[res.id] = res
+        self._reserved[wave.links] = res.id
+        self.stats["ff_waves"] += res.count
+        self._at(res.count * wave.duration_s, lambda _e: self._end_reservation(res))
+        return ev
+
+    def _wave(self, src, dst, size):
+        """The memoised solo behaviour of one wave (None if it has local/zero-byte flows)."""
+        rids = self.router.route_ids(src, dst)
+        cap = self.topology.capacity_bps
+        key = (id(cap), rids.tobytes(), size.tobytes())
+        hit = self._wave_memo.get(key)
+        if hit is not None and hit[0] is cap:
+            return hit[1]
+        ptr, links, coef, lat, _ = self.router.table()
+        lens = ptr[rids + 1] - ptr[rids]
+        if not size.size or (size <= 0).any() or (lens <= 0).any():
+            wave = None
+        else:
+            order = np.lexsort((size, rids))
+            r_s, s_s = rids[order], size[order]
+            new = np.ones(order.size, dtype=bool)
+            new[1:] = (r_s[1:] != r_s[:-1]) | (s_s[1:] != s_s[:-1])
+            first = np.flatnonzero(new)
+            wave = _Wave()
+            wave.rid, wave.size = r_s[first], s_s[first]
+            wave.w = np.diff(np.append(first, order.size)).astype(np.float64)
+            wave.lat = lat[wave.rid]
+            rl = ptr[wave.rid + 1] - ptr[wave.rid]
+            idx = np.repeat(ptr[wave.rid] - (np.cumsum(rl) - rl), rl) + np.arange(rl.sum())
+            e_link, e_coef = links[idx], coef[idx]
+            indptr = np.concatenate(([0], np.cumsum(rl)))
+            rate, rounds = maxmin_rates(indptr, e_link, cap, e_coef, wave.w, return_rounds=True)
+            self.stats["solves"] += 1
+            self.stats["rounds"] += rounds
+            wave.rate = rate / 8.0
+            with np.errstate(divide="ignore"):
+                t = np.where(wave.rate > 0, wave.size / wave.rate, np.inf)
+            wave.transfer_s = float(t.min())
+            # the plain path's completion test after one epoch of transfer_s
+            left = wave.size - wave.rate * wave.transfer_s
+            wave.single_epoch = bool(np.isfinite(wave.transfer_s)
+                                     and (left <= _DONE_REL * wave.size).all())
+            wave.duration_s = wave.transfer_s + float(wave.lat.max())
+            wave.links = np.unique(e_link)
+            wave.link_bytes = np.bincount(e_link, weights=np.repeat(wave.size * wave.w, rl)
+                                          * e_coef, minlength=self.topology.n_links)
+            wave.bytes = float(size.sum())
+            wave.n_flows = int(size.size)
+        if len(self._wave_memo) >= _MEMO_ENTRIES:
+            self._wave_memo.pop(next(iter(self._wave_memo)))
+        self._wave_memo[key] = (cap, wave)
+        return wave
+
+    def _release(self, res: _Reservation) -> None:
+        self._reservations.pop(res.id, None)
+        mine = self._reserved[res.links] == res.id
+        self._reserved[res.links[mine]] = -1
+
+    def _book(self, res: _Reservation, waves: int) -> None:
+        w = res.wave
+        if waves > 0:
+            self.account(w.link_bytes * waves, w.bytes * waves)
+            self.stats["flows"] += w.n_flows * waves
+
+    def _end_reservation(self, res: _Reservation) -> None:
+        if not res.live:
+            return
+        res.live = False
+        self._release(res)
+        self._book(res, res.count)
+        res.event.succeed(res.count)
+
+    def _break_reservations(self, rids: np.ndarray) -> None:
+        """New flows on reserved links: turn those reservations into ordinary rows now."""
+        ptr, links, _, _, _ = self.router.table()
+        lens = ptr[rids + 1] - ptr[rids]
+        idx = np.repeat(ptr[rids] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
+        hit = np.unique(self._reserved[links[idx]])
+        for r in hit[hit >= 0].tolist():
+            self._materialise(self._reservations[r])
+
+    def _materialise(self, res: _Reservation) -> None:
+        now, w = self.env.now, res.wave
+        self._release(res)
+        k = min(int((now - res.t0) // w.duration_s), res.count)
+        while k > 0 and res.t0 + k * w.duration_s > now:
+            k -= 1                                     # float guard on the wave boundary
+        while k < res.count and res.t0 + (k + 1) * w.duration_s <= now:
+            k += 1
+        if k >= res.count:
+            return                                     # its end fires at this instant
+        res.live = False
+        self.stats["ff_breaks"] += 1
+        self._book(res, k)
+        offset = now - (res.t0 + k * w.duration_s)
+        if offset >= w.transfer_s:                     # only the path latency is left
+            self._book(res, 1)
+            self._at(res.t0 + (k + 1) * w.duration_s - now,
+                     lambda _e: res.event.succeed(k + 1))
+            return
+        # the wave in flight continues as ordinary rows with the bytes it has left
+        n_rows = w.rid.size
+        grp = _Group(simpy.Event(self.env), n_rows)
+        grp.bytes = w.bytes
+        self.bytes_offered += w.bytes
+        self.stats["flows"] += w.n_flows
+        grp.row_finish = np.zeros(n_rows)
+        grp.inverse = (np.arange(n_rows), np.arange(n_rows))
+        grp.rows_left = n_rows
+        grp.event.callbacks.append(lambda _e: res.event.succeed(k + 1))
+        gid = self._next_gid
+        self._next_gid += 1
+        self._groups[gid] = grp
+        self._advance()
+        rem = np.maximum(w.size - w.rate * offset, 0.0)
+        self.r_rid = np.concatenate([self.r_rid, w.rid])
+        self.r_w = np.concatenate([self.r_w, w.w])
+        self.r_rem = np.concatenate([self.r_rem, rem])
+        self.r_size = np.concatenate([self.r_size, w.size])
+        self.r_rate = np.concatenate([self.r_rate, w.rate])
+        self.r_grp = np.concatenate([self.r_grp, np.full(n_rows, gid, dtype=np.int64)])
+        self.r_gidx = np.concatenate([self.r_gidx, np.arange(n_rows, dtype=np.int64)])
+        self.r_lat = np.concatenate([self.r_lat, w.lat])
+        self.stats["rows"] += n_rows
+        self._touch(w.rid)
 
     @property
     def link_bytes(self) -> np.ndarray:
@@ -174,16 +355,40 @@ class FlowFabric(FabricBase):
                 row_in[:] = True
             rows = np.flatnonzero(row_in)
             if rows.size:
-                sel = np.repeat(row_in, lens)
-                indptr = np.concatenate(([0], np.cumsum(lens[rows])))
-                rate, rounds = maxmin_rates(indptr, e_link[sel], self.topology.capacity_bps,
-                                            e_coef[sel], self.r_w[rows], return_rounds=True)
-                self.r_rate[rows] = rate / 8.0          # bits/s -> bytes/s
-                self.stats["solves"] += 1
-                self.stats["rounds"] += rounds
-                self.stats["rows_solved"] += int(rows.size)
+                rate = self._memo_solve(rows, lambda: self._solve(rows, row_in, lens, e_link,
+                                                                  e_coef))
+                self.r_rate[rows] = rate
         self._touched[:] = False
         self._schedule_next()
+
+    def _solve(self, rows, row_in, lens, e_link, e_coef) -> np.ndarray:
+        sel = np.repeat(row_in, lens)
+        indptr = np.concatenate(([0], np.cumsum(lens[rows])))
+        rate, rounds = maxmin_rates(indptr, e_link[sel], self.topology.capacity_bps,
+                                    e_coef[sel], self.r_w[rows], return_rounds=True)
+        self.stats["solves"] += 1
+        self.stats["rounds"] += rounds
+        self.stats["rows_solved"] += int(rows.size)
+        return rate / 8.0                        # bits/s -> bytes/s
+
+    def _memo_solve(self, rows: np.ndarray, solve) -> np.ndarray:
+        """Rates of a component, memoised by its flow-set signature (route ids and weights
+        of its rows, in order, and the capacity array): the same component recurs at every
+        step of a collective and every layer of an iteration. Exact: a hit returns the very
+        array the solver computed for identical input."""
+        if not self.memoise or rows.size > _MEMO_MAX_ROWS:
+            return solve()
+        cap = self.topology.capacity_bps
+        key = (id(cap), self.r_rid[rows].tobytes(), self.r_w[rows].tobytes())
+        hit = self._solve_memo.get(key)
+        if hit is not None and hit[0] is cap:
+            self.stats["memo_hits"] += 1
+            return hit[1]
+        rate = solve()
+        if len(self._solve_memo) >= _MEMO_ENTRIES:
+            self._solve_memo.pop(next(iter(self._solve_memo)))
+        self._solve_memo[key] = (cap, rate)
+        return rate
 
     def _schedule_next(self) -> None:
         self._version += 1
