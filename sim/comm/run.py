@@ -28,6 +28,7 @@ from sim.comm.algorithms import _check, build_schedule, normalise_algorithm, sup
 from sim.comm.closed_form import closed_form, schedule_time
 from sim.comm.communicator import Communicator, domain_layout
 from sim.comm.ops import busbw_factor, normalise_op
+from sim.comm.periodic import PeriodicSchedule, periodic_schedule
 from sim.comm.schedule import Schedule, Waves, to_waves
 from sim.errors import CposimError
 
@@ -76,7 +77,7 @@ class CollectiveResult:
 @dataclass
 class _Plan:
     comm: Communicator
-    schedule: Schedule
+    schedule: Schedule | PeriodicSchedule
     key: tuple
     chunks: int
 
@@ -119,11 +120,23 @@ _SCHEDULES: dict[tuple, Schedule] = {}
 _MEMO_ENTRIES, _MEMO_MAX_ROWS = 256, 1 << 20
 
 
-def _cached_schedule(op, alg, n, size_bytes, root, layout, split, intra, inter) -> Schedule:
+def _cached_schedule(op, alg, n, size_bytes, root, layout, split, intra, inter,
+                     periodic=False) -> Schedule | PeriodicSchedule:
     """Build a schedule, or reuse it: a training iteration repeats the same collectives many
     times. Pure memoisation (schedules are immutable); only small schedules are kept, and
-    the oldest entry goes first. ``layout`` / ``split`` arrive as hashable tuples."""
+    the oldest entry goes first. ``layout`` / ``split`` arrive as hashable tuples.
+    ``periodic``: the one-step form where the algorithm has one (see :mod:`sim.comm.periodic`)."""
     key = (op, alg, n, size_bytes, root, layout, split, intra, inter)
+    if periodic and layout is None and split is None:
+        p = _SCHEDULES.get(key + ("periodic",))
+        if p is None:
+            p = periodic_schedule(op, alg, n, size_bytes, root)
+            if p is not None:
+                if len(_SCHEDULES) >= _MEMO_ENTRIES:
+                    _SCHEDULES.pop(next(iter(_SCHEDULES)))
+                _SCHEDULES[key + ("periodic",)] = p
+        if p is not None:
+            return p
     s = _SCHEDULES.get(key)
     if s is None:
         lay = None if layout is None else np.asarray(layout[1], np.int64).reshape(layout[0])
@@ -137,7 +150,8 @@ def _cached_schedule(op, alg, n, size_bytes, root, layout, split, intra, inter) 
     return s
 
 
-def _plans(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root, intra, inter):
+def _plans(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root, intra, inter,
+           periodic=False):
     dom = getattr(fabric.topology, "scaleup_domain", None)
     plans = []
     for i, c in enumerate(comms):
@@ -152,7 +166,7 @@ def _plans(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root, 
                None if layout is None else (layout.shape, tuple(layout.ravel().tolist())),
                None if split is None else (split.shape, tuple(np.ravel(split).tolist())),
                intra, inter)
-        plans.append(_Plan(c, _cached_schedule(*key), key, chunks))
+        plans.append(_Plan(c, _cached_schedule(*key, periodic=periodic), key, chunks))
     return plans
 
 
@@ -166,6 +180,17 @@ def _route_info(fabric, src, dst):
     lat = np.array([fabric.path_latency_s(int(a), int(b)) for a, b in zip(src, dst)])
     bn = np.array([fabric.path_bottleneck_bps(int(a), int(b)) for a, b in zip(src, dst)])
     return None, None, lat, bn
+
+
+def _tech_table(topo):
+    """(technology names, per-link technology code, pJ/bit per link), once per topology:
+    recomputing them per collective dominated large runs (a 16k-GPU fabric has ~10^5 links)."""
+    cache = topo.__dict__.get("_cposim_tech_table")
+    if cache is None or cache[0] is not topo.tech:
+        names, codes = np.unique(np.asarray(topo.tech).astype(str), return_inverse=True)
+        cache = (topo.tech, names, codes.ravel(), np.asarray(topo.energy_pj_per_bit, float))
+        topo.__dict__["_cposim_tech_table"] = cache
+    return cache[1:]
 
 
 def _link_accounting(fabric, src, dst, nbytes):
@@ -184,14 +209,15 @@ def _link_accounting(fabric, src, dst, nbytes):
         else:
             for a, b, x in zip(src.tolist(), dst.tolist(), nbytes.tolist()):
                 per_link[fabric.path_links(a, b)] += x
-    energy = per_link * 8.0 * np.asarray(topo.energy_pj_per_bit, float) * 1e-12
-    tech = np.asarray(topo.tech).astype(str)
+    names, codes, pj = _tech_table(topo)
+    energy = per_link * 8.0 * pj * 1e-12
+    b_sum = np.bincount(codes, weights=per_link, minlength=names.size)
+    e_sum = np.bincount(codes, weights=energy, minlength=names.size)
     by_bytes, by_energy = {}, {}
-    for t in np.unique(tech):
-        m = tech == t
-        if per_link[m].sum() > 0:
-            by_bytes[str(t)] = float(per_link[m].sum())
-            by_energy[str(t)] = float(energy[m].sum())
+    for i, t in enumerate(names.tolist()):
+        if b_sum[i] > 0:
+            by_bytes[t] = float(b_sum[i])
+            by_energy[t] = float(e_sum[i])
     return per_link, by_bytes, by_energy
 
 
@@ -253,7 +279,7 @@ def _analytical_group(fabric, plans: list[_Plan], chunks: int, intra: str, inter
         return 0.0
     eps = np.vstack([p.comm.endpoints for p in plans])           # (G, n)
     dom = getattr(fabric.topology, "scaleup_domain", None)
-    pairs, _, inv = s.pair_bytes()
+    pairs = s.pair_bytes()[0]
     a, b = eps[:, pairs // s.n], eps[:, pairs % s.n]              # (G, P)
     cross = np.zeros(a.shape, bool) if dom is None else np.asarray(dom)[a] != np.asarray(dom)[b]
     _, _, lat, bn = _route_info(fabric, a.ravel(), b.ravel())
@@ -270,12 +296,13 @@ def _analytical_group(fabric, plans: list[_Plan], chunks: int, intra: str, inter
         xr = row[:p].astype(bool)
         alpha = [max(row[p], 0.0), max(row[p + 2], 0.0)]
         bw = [row[p + 1], row[p + 3]]
-        worst = max(worst, _analytical_one(fabric, s, eps[g], xr[inv], alpha, bw, chunks,
+        worst = max(worst, _analytical_one(fabric, s, eps[g], xr, alpha, bw, chunks,
                                            intra, inter))
     return worst
 
 
-def _analytical_one(fabric, s: Schedule, eps, cross_rows, alpha, bw, chunks, intra, inter):
+def _analytical_one(fabric, s, eps, cross_pairs, alpha, bw, chunks, intra, inter):
+    cross_rows = cross_pairs[s.pair_bytes()[2]]
     classes = np.unique(cross_rows)
     if s.algorithm == "hierarchical" and chunks == 1:
         layout = domain_layout(eps, fabric.topology.scaleup_domain)
@@ -288,6 +315,9 @@ def _analytical_one(fabric, s: Schedule, eps, cross_rows, alpha, bw, chunks, int
         lv = int(classes[0])
         return closed_form(s.op, s.algorithm, s.n, s.size_bytes, alpha[lv], bw[lv],
                            chunks=chunks, root=s.root)
+    if isinstance(s, PeriodicSchedule):        # steps mix the classes: time them row by row
+        s = s.full()
+        cross_rows = cross_pairs[s.pair_bytes()[2]]
     tagged = replace(s, level=cross_rows.astype(np.int8))
     return schedule_time(tagged, chunks, alpha, bw)
 
@@ -300,9 +330,28 @@ def _lockstep(env, fabric, eps: np.ndarray, w: Waves):
             yield fabric.start_flows(eps[:, s].ravel(), eps[:, d].ravel(), np.tile(b, eps.shape[0]))
 
 
+def _lockstep_periodic(env, fabric, eps: np.ndarray, p: PeriodicSchedule, chunks: int):
+    """As :func:`_lockstep` for a periodic schedule: runs of identical waves are handed to the
+    fabric's closed-form fast-forward (exact, see ``FlowFabric.fast_forward_waves``) and run
+    wave by wave only where it declines (other traffic on the links, several rate epochs)."""
+    src, dst = eps[:, p.src].ravel(), eps[:, p.dst].ravel()
+    ff = getattr(fabric, "fast_forward_waves", None)
+    for frac, count in p.segments(chunks):
+        b = np.tile(p.flow_bytes * frac, eps.shape[0])
+        left = count
+        while left:
+            ev = ff(src, dst, b, left) if ff is not None else None
+            if ev is None:
+                yield fabric.start_flows(src, dst, b)
+                left -= 1
+            else:
+                left -= yield ev
+
+
 def run_collective(env: simpy.Environment, fabric, comms, op: str, size_bytes: float, *,
                    algorithm: str = "auto", chunks: int = 1, split_bytes=None, root: int = 0,
-                   intra: str = "ring", inter: str = "ring") -> simpy.Event:
+                   intra: str = "ring", inter: str = "ring",
+                   fast_forward: bool = True) -> simpy.Event:
     """Run ``op`` concurrently on every communicator; the event's value is a
     :class:`CollectiveResult`.
 
@@ -310,6 +359,11 @@ def run_collective(env: simpy.Environment, fabric, comms, op: str, size_bytes: f
     buffer through the steps. ``split_bytes`` makes an all-to-all uneven: an ``(n,)`` vector
     (bytes every rank sends to each member), an ``(n, n)`` matrix, or one matrix per
     communicator. ``intra`` / ``inter`` are the phase algorithms of ``hierarchical``.
+
+    ``fast_forward`` (default on; results equal to 1e-9): periodic collectives (ring
+    all-reduce / all-gather / reduce-scatter) are timed from one step, and on a ``flow``
+    fabric their identical waves run in closed form while their links carry nothing else.
+    ``False`` is the plain path: every step of the full schedule, wave by wave.
     """
     op = normalise_op(op)
     algorithm = normalise_algorithm(algorithm)
@@ -333,7 +387,7 @@ def run_collective(env: simpy.Environment, fabric, comms, op: str, size_bytes: f
         m = np.asarray(split_bytes, float)
         size_bytes = float(m.sum(axis=-1).mean()) if m.ndim > 1 else float(m.sum())
     plans = _plans(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root,
-                   intra, inter)
+                   intra, inter, periodic=fast_forward)
     start = env.now
 
     if getattr(fabric, "fidelity", "flow") == "analytical":
@@ -347,8 +401,13 @@ def run_collective(env: simpy.Environment, fabric, comms, op: str, size_bytes: f
         groups: dict = {}
         for p in plans:
             groups.setdefault(p.key, []).append(p)
-        procs = [env.process(_lockstep(env, fabric, np.vstack([p.comm.endpoints for p in g]),
-                                       g[0].waves)) for g in groups.values()]
+        procs = []
+        for g in groups.values():
+            eps = np.vstack([p.comm.endpoints for p in g])
+            s = g[0].schedule
+            procs.append(env.process(
+                _lockstep_periodic(env, fabric, eps, s, chunks)
+                if isinstance(s, PeriodicSchedule) else _lockstep(env, fabric, eps, g[0].waves)))
         if procs:
             yield simpy.AllOf(env, procs)
         return _result(fabric, plans, op, size_bytes, chunks, start, env.now - start)

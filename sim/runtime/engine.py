@@ -96,6 +96,7 @@ class Runtime:
             lambda: {"send": deque(), "recv": deque()})
         self._comm_cache: dict[tuple[str, int], object] = {}
         self.collectives_launched = 0
+        self.fast_forward = bool(fast_forward)
         self.fastpath = None
         if fast_forward and getattr(fabric, "fidelity", "") in ("flow", "analytical"):
             from sim.runtime.fastpath import FastPath
@@ -215,7 +216,7 @@ class Runtime:
         size = 0.0 if op.collective == "barrier" else op.size_bytes
         ev = self._run_collective(self.env, self.fabric, comms, kind, size,
                                   algorithm=op.algorithm or self.algorithm, chunks=self.chunks,
-                                  split_bytes=op.split_bytes)
+                                  split_bytes=op.split_bytes, fast_forward=self.fast_forward)
         ev.callbacks.append(done)
 
     # ---- point to point --------------------------------------------------------------------

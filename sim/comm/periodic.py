@@ -1,0 +1,86 @@
+"""Schedules whose every step moves the same flows, kept as one step and a count.
+
+A ring all-reduce / all-gather / reduce-scatter sends ``S/n`` from every rank to the next at
+every one of its ``2(n-1)`` (or ``n-1``) steps; only *which block* travels changes, and that
+matters for the data semantics (:mod:`sim.comm.semantics`), not for timing or bytes. Building
+the full schedule costs ``O(n^2)`` rows — 33 M rows and gigabytes at 4,096 GPUs — so the
+collectives layer times these from one step: the same flows, the same pair bytes x the
+number of steps, and waves that repeat (with chunking, a ramp of partly filled waves at each
+end). :meth:`PeriodicSchedule.full` builds the real schedule when something needs its rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PERIODIC = {("ring", "allreduce"), ("ring", "allgather"), ("ring", "reducescatter")}
+
+
+@dataclass(frozen=True, eq=False)
+class PeriodicSchedule:
+    op: str
+    algorithm: str
+    n: int
+    size_bytes: float
+    n_steps: int
+    src: np.ndarray          # the flows of one step (communicator rank indices)
+    dst: np.ndarray
+    flow_bytes: np.ndarray
+    root: int = 0
+    phases: tuple[str, ...] = ()
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_steps * int(self.src.size)
+
+    def pair_bytes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`Schedule.pair_bytes`, with ``inv`` over the rows of one step."""
+        cached = self.__dict__.get("_pairs")
+        if cached is None:
+            key = self.src * self.n + self.dst
+            uniq, inv = np.unique(key, return_inverse=True)
+            nb = np.bincount(inv, weights=self.flow_bytes, minlength=uniq.size) * self.n_steps
+            cached = (uniq, nb, inv)
+            self.__dict__["_pairs"] = cached
+        return cached
+
+    def sent_bytes(self) -> np.ndarray:
+        pairs, nb, _ = self.pair_bytes()
+        return np.bincount(pairs // self.n, weights=nb, minlength=self.n)
+
+    def recv_bytes(self) -> np.ndarray:
+        pairs, nb, _ = self.pair_bytes()
+        return np.bincount(pairs % self.n, weights=nb, minlength=self.n)
+
+    def full(self):
+        """The real schedule (every step, every block)."""
+        from sim.comm.algorithms import build_schedule
+        got = self.__dict__.get("_full")
+        if got is None:
+            got = build_schedule(self.op, self.algorithm, self.n, self.size_bytes, root=self.root)
+            self.__dict__["_full"] = got
+        return got
+
+    def segments(self, chunks: int) -> list[tuple[float, int]]:
+        """Runs of identical waves with ``chunks`` pipelined chunks: ``(fraction, count)``,
+        where a wave moves ``fraction`` x one step's bytes (the chunks in flight / chunks)."""
+        C, K = max(int(chunks), 1), self.n_steps
+        if K == 0:
+            return []
+        top = min(C, K)           # waves ramp up 1..top-1 chunks, plateau, ramp down
+        runs = [(m, 1) for m in range(1, top)] + [(top, abs(K - C) + 1)]
+        runs += [(m, 1) for m in range(top - 1, 0, -1)]
+        return [(m / C, c) for m, c in runs]
+
+
+def periodic_schedule(op: str, algorithm: str, n: int, size_bytes: float,
+                      root: int = 0) -> PeriodicSchedule | None:
+    """The one-step form of ``op`` with ``algorithm``, or None if it is not periodic."""
+    if (algorithm, op) not in PERIODIC or n < 2:
+        return None
+    i = np.arange(n, dtype=np.int64)
+    k = 2 * (n - 1) if op == "allreduce" else n - 1
+    return PeriodicSchedule(op, algorithm, n, float(size_bytes), k, i, (i + 1) % n,
+                            np.full(n, float(size_bytes) / n), root)

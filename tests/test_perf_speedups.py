@@ -1,0 +1,195 @@
+"""Every speed-up of issue #8 against the plain path: results equal to 1e-9 (relative).
+
+Plain path = ``run_collective(..., fast_forward=False)`` (full schedule, wave by wave) on a
+fabric with ``memoise = False`` (every component solved afresh).
+"""
+
+import numpy as np
+import pytest
+import simpy
+
+from sim.comm import Communicator, run_collective
+from sim.comm.periodic import periodic_schedule
+from sim.fabric import build_topology, make_fabric, single_switch
+from sim.faults.inflight import FaultableFlowFabric
+
+REL = 1e-9
+
+
+def _fabric(topo, fidelity="flow", memoise=True, cls=None):
+    env = simpy.Environment()
+    fab = cls(env, topo) if cls else make_fabric(env, topo, fidelity=fidelity)
+    if hasattr(fab, "memoise"):
+        fab.memoise = memoise
+    return env, fab
+
+
+def _same_result(a, b):
+    for k in ("time_s", "link_bytes", "energy_j", "bytes_on_wire", "busbw_Bps", "algbw_Bps"):
+        assert getattr(a, k) == pytest.approx(getattr(b, k), rel=REL), k
+    assert (a.n_steps, a.n_waves, a.algorithm, a.phases) == (b.n_steps, b.n_waves, b.algorithm,
+                                                             b.phases)
+    np.testing.assert_allclose(a.per_rank_sent_bytes, b.per_rank_sent_bytes, rtol=REL)
+    np.testing.assert_allclose(a.per_rank_recv_bytes, b.per_rank_recv_bytes, rtol=REL)
+    assert a.link_bytes_by_tech.keys() == b.link_bytes_by_tech.keys()
+    for t, v in b.energy_by_tech.items():
+        assert a.energy_by_tech[t] == pytest.approx(v, rel=REL)
+
+
+def _one(topo, n, op, chunks, fast, fidelity="flow", comms=None):
+    env, fab = _fabric(topo, fidelity, memoise=fast)
+    comms = comms or Communicator("w", np.arange(n), np.arange(n))
+    ev = run_collective(env, fab, comms, op, 2.0 ** 26, algorithm="ring", chunks=chunks,
+                        fast_forward=fast)
+    env.run()
+    return ev.value, fab
+
+
+@pytest.mark.parametrize("op", ["allreduce", "allgather", "reducescatter"])
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_ring_fast_forward_equals_the_plain_path(op, chunks):
+    topo = build_topology("fat-tree", gpus=64, policy="copper-first")
+    fast, ffab = _one(topo, 64, op, chunks, True)
+    plain, pfab = _one(topo, 64, op, chunks, False)
+    _same_result(fast, plain)
+    np.testing.assert_allclose(ffab.link_bytes, pfab.link_bytes, rtol=REL)
+    assert ffab.bytes_delivered == pytest.approx(pfab.bytes_delivered, rel=REL)
+    assert ffab.stats["flows"] == pfab.stats["flows"]
+    # it really took the closed form: a handful of solves and events instead of one per wave
+    assert ffab.stats["ff_waves"] == plain.n_waves
+    assert ffab.stats["sim_events"] < 20 < pfab.stats["sim_events"]
+
+
+def test_periodic_schedule_has_the_bytes_and_steps_of_the_full_one():
+    for op in ("allreduce", "allgather", "reducescatter"):
+        p = periodic_schedule(op, "ring", 12, 1e6)
+        full = p.full()
+        assert p.n_steps == full.n_steps and p.n_rows == full.n_rows
+        np.testing.assert_allclose(p.sent_bytes(), full.sent_bytes(), rtol=1e-12)
+        np.testing.assert_allclose(p.recv_bytes(), full.recv_bytes(), rtol=1e-12)
+        pairs, nb, _ = p.pair_bytes()
+        fpairs, fnb, _ = full.pair_bytes()
+        np.testing.assert_array_equal(pairs, fpairs)
+        np.testing.assert_allclose(nb, fnb, rtol=1e-12)
+        for c in (1, 2, 5, 20):     # waves of the chunk pipeline carry every byte once
+            segs = p.segments(c)
+            assert sum(n for _, n in segs) == p.n_steps + c - 1
+            assert sum(f * n for f, n in segs) == pytest.approx(p.n_steps)
+
+
+@pytest.mark.parametrize("fidelity", ["analytical", "flow"])
+def test_ring_across_nvlink_domains_mixed_classes(fidelity):
+    # ring over 4 NVL8 domains: every step mixes NVLink and scale-out flows (several rate
+    # epochs per wave in flow, the per-wave schedule time in analytical) -> must still match
+    topo = build_topology("dgx-h100-superpod", gpus=32, policy="copper-first")
+    fast, ffab = _one(topo, 32, "allreduce", 1, True, fidelity)
+    plain, _ = _one(topo, 32, "allreduce", 1, False, fidelity)
+    _same_result(fast, plain)
+
+
+@pytest.mark.parametrize("start_frac", [0.0, 0.3, 0.5 + 1e-3, 0.9999])
+def test_reservation_breaks_exactly_when_other_traffic_arrives(start_frac):
+    # a ring on 8 GPUs of one switch, and a p2p flow that lands on its links mid-collective
+    topo = single_switch(8, link_bandwidth_bps=400e9, link_latency_s=2e-6)
+    ring_t = _one(topo, 8, "allreduce", 1, False)[0].time_s
+    out = {}
+    for fast in (True, False):
+        env, fab = _fabric(topo, memoise=fast)
+        coll = run_collective(env, fab, Communicator("w", np.arange(8), np.arange(8)),
+                              "allreduce", 2.0 ** 26, algorithm="ring", fast_forward=fast)
+        got = {}
+
+        def other(env=env, fab=fab, got=got):
+            yield env.timeout(start_frac * ring_t)
+            got["p2p"] = yield fab.start_flows([0, 3], [1, 7], [2.0 ** 24, 2.0 ** 23])
+
+        env.process(other())
+        env.run()
+        out[fast] = (coll.value, got["p2p"], fab)
+    _same_result(out[True][0], out[False][0])
+    np.testing.assert_allclose(out[True][1], out[False][1], rtol=REL)
+    np.testing.assert_allclose(out[True][2].link_bytes, out[False][2].link_bytes, rtol=REL)
+    assert out[True][2].bytes_delivered == pytest.approx(out[False][2].bytes_delivered, rel=REL)
+    assert out[True][2].stats["ff_breaks"] == 1
+    if start_frac < 0.9:                        # the extra traffic did slow the ring down
+        assert out[True][0].time_s > ring_t * (1 + 1e-6)
+
+
+def test_two_rings_sharing_links_started_apart():
+    topo = build_topology("leaf-spine", gpus=64, policy="copper-first")
+    out = {}
+    for fast in (True, False):
+        env, fab = _fabric(topo, memoise=fast)
+        a = run_collective(env, fab, Communicator("a", np.arange(32), np.arange(32)),
+                           "allreduce", 2.0 ** 25, algorithm="ring", fast_forward=fast)
+        res = {}
+
+        def later(env=env, fab=fab, res=res):
+            yield env.timeout(1e-4)
+            ranks = np.arange(16, 48)
+            res["b"] = yield run_collective(env, fab, Communicator("b", ranks, ranks),
+                                            "allgather", 2.0 ** 24, algorithm="ring",
+                                            fast_forward=fast)
+
+        env.process(later())
+        env.run()
+        out[fast] = (a.value, res["b"], fab.link_bytes)
+    _same_result(out[True][0], out[False][0])
+    _same_result(out[True][1], out[False][1])
+    np.testing.assert_allclose(out[True][2], out[False][2], rtol=REL)
+
+
+def test_no_fast_forward_on_a_fabric_with_failures():
+    topo = build_topology("leaf-spine", gpus=64, policy="copper-first")
+    out = {}
+    for fast in (True, False):
+        env, fab = _fabric(topo, memoise=fast, cls=FaultableFlowFabric)
+        up = np.flatnonzero(topo.tier[:] != "scaleup")[-4:]
+        fab.fail_links_at(2e-4, up)
+        fab.restore_links_at(6e-4, up)
+        ev = run_collective(env, fab, Communicator("w", np.arange(64), np.arange(64)),
+                            "allreduce", 2.0 ** 26, algorithm="ring", fast_forward=fast)
+        env.run()
+        out[fast] = (ev.value, fab)
+    _same_result(out[True][0], out[False][0])
+    assert out[True][1].stats["ff_waves"] == 0
+
+
+def test_memoised_solves_are_bitwise_the_fresh_ones():
+    topo = build_topology("leaf-spine", gpus=128, su_gpus=32, oversubscription=4, radix=64,
+                          policy="copper-first")
+    rng = np.random.default_rng(3)
+    perms = [rng.permutation(128) for _ in range(3)]
+    out = {}
+    for memo in (True, False):
+        env, fab = _fabric(topo, memoise=memo)
+        fins = []
+
+        def proc(env=env, fab=fab, fins=fins):
+            for rep in range(4):             # the same flow sets again and again
+                for p in perms:
+                    fins.append((yield fab.start_flows(np.arange(128), p,
+                                                       np.full(128, 2.0 ** 20 * (1 + rep % 2)))))
+        env.process(proc())
+        env.run()
+        out[memo] = (np.concatenate(fins), fab.stats)
+    np.testing.assert_array_equal(out[True][0] - out[True][0][0], out[False][0] - out[False][0][0])
+    assert out[True][1]["memo_hits"] > 0
+    assert out[True][1]["solves"] < out[False][1]["solves"]
+
+
+def test_gpt3_iteration_equal_with_and_without_every_speed_up():
+    from sim.runtime import simulate
+    from workloads.generator import generate
+
+    trace = generate("gpt3-175b", gpus=256, tp=8, pp=16, global_batch=4, micro_batch=1)
+    topo = build_topology("dgx-h100-superpod", gpus=256, policy="copper-first")
+    fast = simulate(trace, topo, fidelity="flow", fast_forward=True)
+    plain = simulate(trace, topo, fidelity="flow", fast_forward=False)
+    assert fast.iteration_s == pytest.approx(plain.iteration_s, rel=REL)
+    for k, v in plain.summary.items():
+        if isinstance(v, float):
+            assert fast.summary[k] == pytest.approx(v, rel=REL, abs=1e-15), k
+    a = fast.ops.sort_values(["class", "op_id"])["end_s"].to_numpy()
+    b = plain.ops.sort_values(["class", "op_id"])["end_s"].to_numpy()
+    np.testing.assert_allclose(a, b, rtol=REL)
