@@ -1,0 +1,281 @@
+"""Benchmark suite of issue #8: how fast cposim is on the cases real studies need.
+
+``python -m experiments.perf [--quick] [--cases a,b] [--repeats N] [--out results/perf]``
+(also ``cposim bench``). For every case: wall time (median of the runs), SimPy events,
+max-min solves and peak memory, next to the target of issue #8 and pass/fail.
+
+Cases (full run; ``--quick`` shrinks every one to a smoke test of a few seconds):
+
+* ``ring-ar-N``: ring all-reduce of 1 GiB on N = 1,024 / 4,096 / 16,384 GPUs of a 3-tier
+  fat-tree (400G hosts, radix 64), ``flow`` fidelity, one communicator of all GPUs.
+* ``gpt3-N-FID``: one GPT-3 175B iteration (TP8, PP16, DP = N/128, 16 micro-batches per
+  pipeline, i.e. global batch 16 x DP) on N = 1,024 / 16,384 / 131,072 GPUs of the
+  DGX H100 SuperPOD preset (NVL8 + rail-optimized fat-tree), ``flow`` and ``analytical``.
+  Wall time includes building the trace and the topology.
+* ``solve-N``: one max-min solve of a random permutation of N = 8,192 / 32,768 flows on a
+  4:1 oversubscribed leaf-spine (:mod:`experiments.bench_fabric`).
+* ``packet``: SimPy events per wall second of the ``packet`` model (bench_fabric).
+
+Each case runs in a fresh child process (peak memory = the child's peak RSS, which includes
+the ~0.1 GB of Python + numpy + pandas). The first run counts SimPy events (every
+``Environment.schedule``) and max-min solves (every ``maxmin_rates`` call, including the
+runtime's scratch fabric); the timed runs are not instrumented. A case whose first run takes
+longer than ``--single-run-s`` is not repeated. A case that exceeds ``--timeout`` is reported
+as such. Writes ``results/perf/perf.parquet`` and ``perf.manifest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+GIB = float(2 ** 30)
+
+# name -> (kind, size, fidelity, target seconds or None, target text)
+CASES: dict[str, tuple] = {
+    "ring-ar-1024": ("ring", 1024, "flow", None, "-"),
+    "ring-ar-4096": ("ring", 4096, "flow", 0.1, "<= 0.1 s"),
+    "ring-ar-16384": ("ring", 16384, "flow", 0.5, "<= 0.5 s"),
+    "gpt3-1024-analytical": ("gpt3", 1024, "analytical", 1.0, "<= 1 s"),
+    "gpt3-16384-analytical": ("gpt3", 16384, "analytical", 1.0, "<= 1 s"),
+    "gpt3-131072-analytical": ("gpt3", 131072, "analytical", 1.0, "<= 1 s"),
+    "gpt3-1024-flow": ("gpt3", 1024, "flow", None, "-"),
+    "gpt3-16384-flow": ("gpt3", 16384, "flow", 30.0, "<= 30 s, <= 4 GB"),
+    "gpt3-131072-flow": ("gpt3", 131072, "flow", 300.0, "<= 300 s"),
+    "solve-8192": ("solve", 8192, "flow", 0.020, "<= 20 ms"),
+    "solve-32768": ("solve", 32768, "flow", 0.060, "<= 60 ms"),
+    "packet": ("packet", 64, "packet", None, ">= 300k events/s"),
+}
+QUICK_SIZE = {"ring": 256, "gpt3": 128, "solve": 2048, "packet": 64}
+MEMORY_TARGET_BYTES = {"gpt3-16384-flow": 4e9}
+
+
+# ---- the cases ---------------------------------------------------------------------------
+def ring_case(n: int, fidelity: str, fast: bool = True) -> dict:
+    import simpy
+
+    from sim.comm import Communicator, run_collective
+    from sim.fabric import build_topology, make_fabric
+
+    topo = build_topology("fat-tree", gpus=n, policy="copper-first")
+    env = simpy.Environment()
+    fab = make_fabric(env, topo, fidelity=fidelity)
+    ranks = np.arange(n)
+    ev = run_collective(env, fab, Communicator("world", ranks, ranks), "allreduce", GIB,
+                        algorithm="ring", fast_forward=fast)
+    env.run()
+    r = ev.value
+    return {"sim_time_s": r.time_s, "busbw_Bps": r.busbw_Bps, "energy_j": r.energy_j,
+            "link_bytes": r.link_bytes}
+
+
+def gpt3_trace(n: int):
+    from workloads.generator import generate
+
+    dp = max(n // 128, 1)
+    return generate("gpt3-175b", gpus=n, tp=8, pp=16, global_batch=16 * dp, micro_batch=1)
+
+
+def gpt3_case(n: int, fidelity: str, fast: bool = True) -> dict:
+    from sim.fabric import build_topology
+    from sim.runtime.result import simulate
+
+    trace = gpt3_trace(n)
+    topo = build_topology("dgx-h100-superpod", gpus=n, policy="copper-first")
+    res = simulate(trace, topo, fidelity=fidelity, fast_forward=fast)
+    s = res.summary
+    return {"sim_time_s": res.iteration_s, "compute_s": s["compute_s"],
+            "exposed_comm_s": s["exposed_comm_s"], "bubble_s": s["bubble_s"],
+            "collectives": s["collectives_launched"], "replayed": s["collectives_replayed"]}
+
+
+def run_case(name: str, quick: bool, fast: bool = True) -> dict:
+    """Run a case once; returns its simulated results (timing is the caller's)."""
+    kind, n, fid, _, _ = CASES[name]
+    n = QUICK_SIZE[kind] if quick else n
+    if kind == "ring":
+        return ring_case(n, fid, fast)
+    if kind == "gpt3":
+        return gpt3_case(n, fid, fast)
+    from experiments import bench_fabric
+    if kind == "solve":
+        r = bench_fabric.bench_solve(n, 1 if quick else 15)
+        return {"solve_median_s": r["median_s"], "flows": r["flows"], "rounds": r["rounds"]}
+    r = bench_fabric.bench_packet(2.0 ** 16 if quick else 2.0 ** 20, hosts=n)
+    return {"events_per_s": r["events_per_s"], "events_per_cpu_s": r["events_per_cpu_s"],
+            "packet_events": r["events"]}
+
+
+class _Counters:
+    """Counts SimPy events and max-min solves while active (first run only)."""
+
+    def __enter__(self):
+        import simpy.core
+
+        import sim.fabric.flow as flow
+        self.events = 0
+        self.solves = 0
+        self._sched = simpy.core.Environment.schedule
+        self._solve = flow.maxmin_rates
+        outer = self
+
+        def schedule(env, event, priority=1, delay=0):
+            outer.events += 1
+            return outer._sched(env, event, priority, delay)
+
+        def solve(*a, **k):
+            outer.solves += 1
+            return outer._solve(*a, **k)
+
+        simpy.core.Environment.schedule = schedule
+        flow.maxmin_rates = solve
+        return self
+
+    def __exit__(self, *exc):
+        import simpy.core
+
+        import sim.fabric.flow as flow
+        simpy.core.Environment.schedule = self._sched
+        flow.maxmin_rates = self._solve
+        return False
+
+
+def measure(name: str, quick: bool, repeats: int, single_run_s: float) -> dict:
+    """Counted first run, then timed runs; in this process."""
+    with _Counters() as c:
+        t0 = time.perf_counter()
+        out = run_case(name, quick)
+        first = time.perf_counter() - t0
+    walls = []
+    if first <= single_run_s and repeats > 1:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            out = run_case(name, quick)
+            walls.append(time.perf_counter() - t0)
+    else:
+        walls = [first]
+    kind, size = CASES[name][0], CASES[name][1]
+    size = QUICK_SIZE[kind] if quick else size
+    if kind == "solve":     # the solve itself, not the set-up around it
+        walls = [out["solve_median_s"]]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0   # Linux: KiB
+    return {"case": name, "size": size, "quick": quick,
+            "wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
+            "runs": len(walls), "sim_events": c.events, "maxmin_solves": c.solves,
+            "peak_rss_bytes": peak, **{k: v for k, v in out.items()}}
+
+
+def _child(name: str, quick: bool, repeats: int, single_run_s: float, timeout_s: float) -> dict:
+    cmd = [sys.executable, "-m", "experiments.perf", "--child", name, "--repeats", str(repeats),
+           "--single-run-s", str(single_run_s)] + (["--quick"] if quick else [])
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"case": name, "status": f"timeout > {timeout_s:g} s"}
+    if p.returncode != 0:
+        err = (p.stderr.strip().splitlines() or ["?"])[-1]
+        return {"case": name, "status": f"error: {err}"}
+    return json.loads(p.stdout.strip().splitlines()[-1]) | {"status": "ok"}
+
+
+def _verdict(row: dict) -> str:
+    name = row["case"]
+    _, _, _, target, _ = CASES[name]
+    if row.get("status") != "ok":
+        return "FAIL"
+    if name == "packet":
+        return "pass" if row.get("events_per_s", 0) >= 300e3 else "FAIL"
+    if target is None:
+        return "-"
+    ok = row["wall_median_s"] <= target
+    mem = MEMORY_TARGET_BYTES.get(name)
+    if mem is not None:
+        ok = ok and row["peak_rss_bytes"] <= mem
+    return "pass" if ok else "FAIL"
+
+
+def _fmt_time(s: float) -> str:
+    if s != s:
+        return "-"
+    return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m experiments.perf",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test: small sizes, one run per case, in this process")
+    ap.add_argument("--cases", default=None, help="comma-separated case names (default all)")
+    ap.add_argument("--repeats", type=int, default=5, help="timed runs per case (default 5)")
+    ap.add_argument("--single-run-s", type=float, default=30.0,
+                    help="a case whose first run takes longer is not repeated (default 30)")
+    ap.add_argument("--timeout", type=float, default=900.0,
+                    help="per-case time limit in seconds (default 900)")
+    ap.add_argument("--out", type=Path, default=Path("results/perf"))
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.child:
+        print(json.dumps(measure(args.child, args.quick, args.repeats, args.single_run_s),
+                         default=float))
+        return 0
+
+    from experiments.bench_fabric import machine
+    from sim import io
+    from sim.errors import CposimError
+
+    names = list(CASES) if args.cases is None else [c.strip() for c in args.cases.split(",")]
+    for c in names:
+        if c not in CASES:
+            raise CposimError(f"unknown case {c!r} (cases: {', '.join(CASES)})", field="cases")
+    m = machine()
+    print(f"machine: {m['cpu']}, {m['cores']} cores, load {m['load_avg_1m']:.2f}, "
+          f"Python {m['python']}, numpy {m['numpy']}, SimPy {m['simpy']}")
+    print("targets (issue #8): median wall time on one core of a 2-core machine"
+          + (" -- QUICK: reduced sizes, targets do not apply" if args.quick else ""))
+    hdr = (f"{'case':24s} {'wall median':>12s} {'runs':>4s} {'SimPy events':>12s} "
+           f"{'solves':>7s} {'peak RSS':>9s}  {'target':18s} result")
+    print(hdr)
+    rows = []
+    for name in names:
+        if args.quick:
+            row = measure(name, True, 1, args.single_run_s) | {"status": "ok"}
+        else:
+            row = _child(name, False, args.repeats, args.single_run_s, args.timeout)
+        row["target"] = CASES[name][4]
+        row["result"] = "-" if args.quick else _verdict(row)
+        rows.append(row)
+        if row.get("status") != "ok":
+            print(f"{name:24s} {row['status']}")
+            continue
+        extra = ""
+        if name == "packet":
+            extra = f"  ({row['events_per_s'] / 1e3:.0f}k events/s)"
+        elif "sim_time_s" in row:
+            extra = f"  (simulated {row['sim_time_s']:.6g} s)"
+        print(f"{name:24s} {_fmt_time(row['wall_median_s']):>12s} {row['runs']:>4d} "
+              f"{row['sim_events']:>12d} {row['maxmin_solves']:>7d} "
+              f"{row['peak_rss_bytes'] / 2**30:>7.2f} GB  {row['target']:18s} "
+              f"{row['result']}{extra}")
+    df = pd.DataFrame(rows)
+    for k, v in m.items():
+        df[k] = v
+    out = io.write_parquet(df, args.out / "perf.parquet")
+    io.write_json(io.manifest("perf", config={k: (str(v) if isinstance(v, Path) else v)
+                                              for k, v in vars(args).items()}, machine=m),
+                  args.out / "perf.manifest.json")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""Smoke test of the benchmark suite (``--quick``): it runs, prints and writes its table.
+No timing assertions (speed is measured by ``python -m experiments.perf``)."""
+
+import pandas as pd
+
+from experiments import perf
+from sim.cli import main as cli_main
+
+
+def test_quick_suite_writes_every_case(tmp_path, capsys):
+    cases = "ring-ar-4096,gpt3-16384-analytical,gpt3-1024-flow,solve-8192,packet"
+    assert perf.main(["--quick", "--cases", cases, "--out", str(tmp_path)]) == 0
+    df = pd.read_parquet(tmp_path / "perf.parquet")
+    assert df["case"].tolist() == cases.split(",")
+    assert (df["status"] == "ok").all()
+    for col in ("wall_median_s", "sim_events", "maxmin_solves", "peak_rss_bytes", "cpu",
+                "cores", "python", "numpy", "target"):
+        assert col in df.columns
+    ring = df.set_index("case").loc["ring-ar-4096"]
+    assert ring["maxmin_solves"] >= 1 and ring["sim_events"] >= 1
+    assert ring["sim_time_s"] > 0
+    out = capsys.readouterr().out
+    assert "machine:" in out and "ring-ar-4096" in out
+    assert (tmp_path / "perf.manifest.json").exists()
+
+
+def test_cposim_bench_cli_and_bad_case(tmp_path, capsys):
+    assert cli_main(["bench", "--quick", "--cases", "ring-ar-1024", "--out", str(tmp_path)]) == 0
+    assert "ring-ar-1024" in capsys.readouterr().out
+    assert cli_main(["bench", "--quick", "--cases", "nope", "--out", str(tmp_path)]) == 2
+    assert "unknown case" in capsys.readouterr().err
