@@ -243,8 +243,8 @@ def run(quick: bool = False) -> FigureResult:
               "the overlap knob moves little here: Megatron overlaps gradient reduction only with "
               "the last micro-batch's backward, a small part of the step",
               f"global batch {GLOBAL_BATCH} sequences on {GPUS} GPUs "
-              f"({GLOBAL_BATCH / GPUS:g} per GPU; GPT-3 used 1536): a small batch per GPU makes gradient traffic weigh more, which favours "
-              "the claim",
+              f"({GLOBAL_BATCH / GPUS:g} per GPU; GPT-3 used 1536): a small batch per GPU makes "
+              "gradient traffic weigh more, which favours the claim",
               "where 5x appears: only without a copper scale-up domain (TP over the network) and "
               "from a 100G-class NIC; with NVLink boxes of 8 the gain stays near 2x",
               "IBM's claim is an upper bound: it needs a baseline that is >= 81 % exposed "
