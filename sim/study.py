@@ -166,6 +166,31 @@ class StudyResult:
         return df
 
 
+# Fabric defaults that are not in the PHY table, with their sources (sim/fabric docstrings).
+FABRIC_SOURCES = {
+    "switch_latency_s": "300 ns port-to-port: Sella, Moore, Zilberman, NEAT@SIGCOMM 2018 (A); "
+                        "Quantum-2 <150 ns, Tomahawk-6 ~250 ns (C)",
+    "rack_width_m": "600 mm enclosure, common 19-inch rack practice (U)",
+    "row_pitch_m": "rack depth 1.2 m + aisle 1.2 m + clearance (D/U)",
+    "rise_m": "device to overhead tray, about half a 42U rack plus tray height (D/U)",
+    "slack_m": "service loop per inter-rack cable, design-guide practice (U)",
+    "in_rack_m": "GB200 NVL72: ~5,000 cables, ~3.0 km total -> 0.6 m each "
+                 "(reference cpo-parameters.md 1c, B/C -> D)",
+}
+
+
+def fabric_parameters(topo) -> list[dict]:
+    import dataclasses
+
+    rows = [{"key": f"fabric.geometry.{k}", "value": v, "unit": "m",
+             "source": FABRIC_SOURCES.get(k, "")}
+            for k, v in dataclasses.asdict(topo.geometry).items()]
+    lat = sorted({float(x) for x in topo.switch_latency_s[topo.kind == "switch"]})
+    rows.append({"key": "fabric.switch_latency_s", "value": lat, "unit": "s",
+                 "source": FABRIC_SOURCES["switch_latency_s"]})
+    return rows
+
+
 def run_policy(cfg: StudyConfig, trace, policy: str | PolicySpec) -> PolicyRun:
     from sim.report import (chrome_trace, energy_table, iteration_summary, link_table,
                             network_totals, op_table)
@@ -180,8 +205,9 @@ def run_policy(cfg: StudyConfig, trace, policy: str | PolicySpec) -> PolicyRun:
                "gpus": topo.n_gpus}
     summary["network_energy_per_gpu_j"] = summary["network_energy_j"] / max(topo.n_gpus, 1)
     ops = op_table(result, trace)
-    return PolicyRun(policy_spec(policy).name, summary, ops, result.classes, link_table(topo, fabric, it),
-                     energy_table(topo, fabric, it), topo.summary(),
+    return PolicyRun(policy_spec(policy).name, summary, ops, result.classes,
+                     link_table(topo, fabric, it), energy_table(topo, fabric, it),
+                     {**topo.summary(), "fabric_parameters": fabric_parameters(topo)},
                      chrome_trace(result.ops) if cfg.timeline else None,
                      time.perf_counter() - t0)
 

@@ -39,7 +39,13 @@ def test_reports_load_and_manifest_lists_every_parameter_with_source(study_dirs)
     params = man["parameters"]
     assert len(params) > 100
     assert all(p.get("source") and p.get("grade") for p in params)
-    assert man["seed"] == 3 and man["git_hash"] is None or isinstance(man["git_hash"], str)
+    assert man["seed"] == 3
+    assert man["git_hash"] is None or isinstance(man["git_hash"], str)
+    fabric = man["topologies"]["cpo-out"]["fabric_parameters"]
+    assert {p["key"] for p in fabric} >= {"fabric.switch_latency_s", "fabric.geometry.row_pitch_m"}
+    assert all(p["source"] for p in fabric)
+    gpu = man["workload"]["gpu"]
+    assert gpu["source"] and gpu["peak_flops"] > 0
     timeline = json.loads((d / "timeline_cpo-out.json").read_text())
     assert any(e["ph"] == "X" for e in timeline["traceEvents"])
 
