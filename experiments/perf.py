@@ -15,6 +15,10 @@ Cases (full run; ``--quick`` shrinks every one to a smoke test of a few seconds)
 * ``solve-N``: one max-min solve of a random permutation of N = 8,192 / 32,768 flows on a
   4:1 oversubscribed leaf-spine (:mod:`experiments.bench_fabric`).
 * ``packet``: SimPy events per wall second of the ``packet`` model (bench_fabric).
+* ``equal-*``: the case with every speed-up and on the plain path (``fast_forward=False``:
+  full schedules wave by wave, no runtime replay); the largest relative difference over the
+  reported numbers (iteration / collective time, its breakdown, bytes, energy) must be
+  <= 1e-9. The wall time is that of both runs; ``plain_wall_s`` the plain one.
 
 Each case runs in a fresh child process (peak memory = the child's peak RSS, which includes
 the ~0.1 GB of Python + numpy + pandas). The first run counts SimPy events (every
@@ -54,8 +58,13 @@ CASES: dict[str, tuple] = {
     "solve-8192": ("solve", 8192, "flow", 0.020, "<= 20 ms"),
     "solve-32768": ("solve", 32768, "flow", 0.060, "<= 60 ms"),
     "packet": ("packet", 64, "packet", None, ">= 300k events/s"),
+    # the speed-ups against the plain path (fast_forward=False) on cases small enough for both
+    "equal-ring-ar-1024": ("equal-ring", 1024, "flow", None, "rel. diff <= 1e-9"),
+    "equal-gpt3-1024-analytical": ("equal-gpt3", 1024, "analytical", None, "rel. diff <= 1e-9"),
+    "equal-gpt3-1024-flow": ("equal-gpt3", 1024, "flow", None, "rel. diff <= 1e-9"),
 }
-QUICK_SIZE = {"ring": 256, "gpt3": 128, "solve": 2048, "packet": 64}
+QUICK_SIZE = {"ring": 256, "gpt3": 128, "solve": 2048, "packet": 64, "equal-ring": 64,
+              "equal-gpt3": 128}
 MEMORY_TARGET_BYTES = {"gpt3-16384-flow": 4e9}
 
 
@@ -106,6 +115,15 @@ def run_case(name: str, quick: bool, fast: bool = True) -> dict:
         return ring_case(n, fid, fast)
     if kind == "gpt3":
         return gpt3_case(n, fid, fast)
+    if kind.startswith("equal-"):
+        fn = ring_case if kind == "equal-ring" else gpt3_case
+        a = fn(n, fid, True)
+        t0 = time.perf_counter()
+        b = fn(n, fid, False)
+        plain_s = time.perf_counter() - t0
+        keys = [k for k in b if k not in ("collectives", "replayed")]   # counters, not results
+        rel = max(abs(a[k] - b[k]) / abs(b[k]) if b[k] else abs(a[k]) for k in keys)
+        return {"sim_time_s": a["sim_time_s"], "max_rel_diff": rel, "plain_wall_s": plain_s}
     from experiments import bench_fabric
     if kind == "solve":
         r = bench_fabric.bench_solve(n, 1 if quick else 15)
@@ -194,6 +212,8 @@ def _verdict(row: dict) -> str:
         return "FAIL"
     if name == "packet":
         return "pass" if row.get("events_per_s", 0) >= 300e3 else "FAIL"
+    if "max_rel_diff" in row:
+        return "pass" if row["max_rel_diff"] <= 1e-9 else "FAIL"
     if target is None:
         return "-"
     ok = row["wall_median_s"] <= target
@@ -260,6 +280,9 @@ def main(argv=None) -> int:
         extra = ""
         if name == "packet":
             extra = f"  ({row['events_per_s'] / 1e3:.0f}k events/s)"
+        elif "max_rel_diff" in row:
+            extra = (f"  (max rel. diff {row['max_rel_diff']:.1e}; plain path "
+                     f"{_fmt_time(row['plain_wall_s'])})")
         elif "sim_time_s" in row:
             extra = f"  (simulated {row['sim_time_s']:.6g} s)"
         print(f"{name:24s} {_fmt_time(row['wall_median_s']):>12s} {row['runs']:>4d} "

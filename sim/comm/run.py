@@ -360,9 +360,11 @@ def run_collective(env: simpy.Environment, fabric, comms, op: str, size_bytes: f
     (bytes every rank sends to each member), an ``(n, n)`` matrix, or one matrix per
     communicator. ``intra`` / ``inter`` are the phase algorithms of ``hierarchical``.
 
-    ``fast_forward`` (default on; results equal to 1e-9): periodic collectives (ring
-    all-reduce / all-gather / reduce-scatter) are timed from one step, and on a ``flow``
-    fabric their identical waves run in closed form while their links carry nothing else.
+    ``fast_forward`` (default on; results equal to 1e-9): on ``flow`` and ``analytical``
+    fabrics, periodic collectives (ring all-reduce / all-gather / reduce-scatter) are timed
+    from one step, and on ``flow`` their identical waves run in closed form while their
+    links carry nothing else (``packet`` always takes the plain path: its packetisation of
+    a flow must see the schedule's exact bytes).
     ``False`` is the plain path: every step of the full schedule, wave by wave.
     """
     op = normalise_op(op)
@@ -387,7 +389,8 @@ def run_collective(env: simpy.Environment, fabric, comms, op: str, size_bytes: f
         m = np.asarray(split_bytes, float)
         size_bytes = float(m.sum(axis=-1).mean()) if m.ndim > 1 else float(m.sum())
     plans = _plans(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root,
-                   intra, inter, periodic=fast_forward)
+                   intra, inter, periodic=fast_forward and getattr(fabric, "fidelity", "") in
+                   ("flow", "analytical"))
     start = env.now
 
     if getattr(fabric, "fidelity", "flow") == "analytical":
