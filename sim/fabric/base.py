@@ -32,7 +32,8 @@ class FabricBase:
         self.seed = seed
         self.bytes_offered = 0.0
         self.bytes_delivered = 0.0
-        self._link_bytes_done = np.zeros(topology.n_links)
+        self._lbd = np.zeros(topology.n_links)
+        self._pending: dict[int, tuple[np.ndarray, int]] = {}
         self.stats = {"flows": 0, "solves": 0, "sim_events": 0}
 
     # -- queries ------------------------------------------------------------------------
@@ -67,6 +68,19 @@ class FabricBase:
 
     # -- accounting ---------------------------------------------------------------------
     @property
+    def _link_bytes_done(self) -> np.ndarray:
+        """Bytes carried per link by finished traffic (booked replays folded in on read)."""
+        if self._pending:
+            for arr, n in self._pending.values():
+                self._lbd += arr if n == 1 else arr * n
+            self._pending.clear()
+        return self._lbd
+
+    @_link_bytes_done.setter
+    def _link_bytes_done(self, value: np.ndarray) -> None:
+        self._lbd = value
+
+    @property
     def link_bytes(self) -> np.ndarray:
         return self._link_bytes_done.copy()
 
@@ -83,8 +97,12 @@ class FabricBase:
 
     def account(self, link_bytes: np.ndarray, delivered_bytes: float) -> None:
         """Book traffic that was timed elsewhere (a runtime fast-forward of an isolated
-        collective) so byte, utilisation and energy totals still include it."""
-        self._link_bytes_done += link_bytes
+        collective) so byte, utilisation and energy totals still include it.
+
+        ``link_bytes`` must not change afterwards: a replay books the same array thousands of
+        times, so bookings are counted per array and added up when the totals are read."""
+        n = self._pending.get(id(link_bytes), (link_bytes, 0))[1]
+        self._pending[id(link_bytes)] = (link_bytes, n + 1)
         self.bytes_offered += delivered_bytes
         self.bytes_delivered += delivered_bytes
 
