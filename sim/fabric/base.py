@@ -69,20 +69,25 @@ class FabricBase:
     # -- accounting ---------------------------------------------------------------------
     @property
     def _link_bytes_done(self) -> np.ndarray:
-        """Bytes carried per link by finished traffic (booked replays folded in on read)."""
-        if self._pending:
-            for arr, n in self._pending.values():
-                self._lbd += arr if n == 1 else arr * n
-            self._pending.clear()
+        """Bytes carried per link by finished traffic, without pending replays (writers
+        add to it in place; readers of totals go through :meth:`_settled`)."""
         return self._lbd
 
     @_link_bytes_done.setter
     def _link_bytes_done(self, value: np.ndarray) -> None:
         self._lbd = value
 
+    def _settled(self) -> np.ndarray:
+        """:attr:`_link_bytes_done` with every booked replay folded in."""
+        if self._pending:
+            for arr, n in self._pending.values():
+                self._lbd += arr if n == 1 else arr * n
+            self._pending.clear()
+        return self._lbd
+
     @property
     def link_bytes(self) -> np.ndarray:
-        return self._link_bytes_done.copy()
+        return self._settled().copy()
 
     def energy_j(self) -> float:
         """Dynamic link energy so far: bits carried x pJ/bit, summed over directed links."""

@@ -298,7 +298,7 @@ class FlowFabric(FabricBase):
 
     @property
     def link_bytes(self) -> np.ndarray:
-        out = self._link_bytes_done.copy()
+        out = self._settled().copy()
         if self.r_rid.size:
             rem = np.maximum(self.r_rem - self.r_rate * (self.env.now - self._t_last), 0.0)
             sent = (self.r_size - rem) * self.r_w
