@@ -178,14 +178,16 @@ def test_memoised_solves_are_bitwise_the_fresh_ones():
     assert out[True][1]["solves"] < out[False][1]["solves"]
 
 
-def test_gpt3_iteration_equal_with_and_without_every_speed_up():
+@pytest.mark.parametrize("fidelity", ["flow", "analytical"])
+def test_gpt3_iteration_equal_with_and_without_every_speed_up(fidelity):
+    # pipeline sends (replayed from a memo in analytical), TP in NVLink, DP rings across
     from sim.runtime import simulate
     from workloads.generator import generate
 
     trace = generate("gpt3-175b", gpus=256, tp=8, pp=16, global_batch=4, micro_batch=1)
     topo = build_topology("dgx-h100-superpod", gpus=256, policy="copper-first")
-    fast = simulate(trace, topo, fidelity="flow", fast_forward=True)
-    plain = simulate(trace, topo, fidelity="flow", fast_forward=False)
+    fast = simulate(trace, topo, fidelity=fidelity, fast_forward=True)
+    plain = simulate(trace, topo, fidelity=fidelity, fast_forward=False)
     assert fast.iteration_s == pytest.approx(plain.iteration_s, rel=REL)
     for k, v in plain.summary.items():
         if isinstance(v, float):
@@ -193,3 +195,23 @@ def test_gpt3_iteration_equal_with_and_without_every_speed_up():
     a = fast.ops.sort_values(["class", "op_id"])["end_s"].to_numpy()
     b = plain.ops.sort_values(["class", "op_id"])["end_s"].to_numpy()
     np.testing.assert_allclose(a, b, rtol=REL)
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "analytical"])
+def test_runtime_link_bytes_and_energy_equal_with_replayed_sends(fidelity):
+    from sim.runtime.engine import Runtime
+    from workloads.generator import generate
+
+    trace = generate("gpt3-175b", gpus=128, tp=8, pp=16, global_batch=2, micro_batch=1)
+    topo = build_topology("dgx-h100-superpod", gpus=128, policy="cpo")
+    out = {}
+    for ff in (True, False):
+        env, fab = _fabric(topo, fidelity, memoise=ff)
+        rt = Runtime(env, fab, trace, fast_forward=ff)
+        rt.run()
+        out[ff] = (fab.link_bytes, fab.bytes_delivered, fab.energy_j(), rt)
+    np.testing.assert_allclose(out[True][0], out[False][0], rtol=REL)
+    assert out[True][1] == pytest.approx(out[False][1], rel=REL)
+    assert out[True][2] == pytest.approx(out[False][2], rel=REL)
+    if fidelity == "analytical":
+        assert out[True][3].fastpath.p2p_replayed > 0

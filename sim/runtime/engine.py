@@ -249,10 +249,12 @@ class Runtime:
         now = self.env.now
         s_st.comm_start[s_i] = now
         recv[0].comm_start[recv[1]] = now
-        ev = self.fabric.start_flows(src, dst, size)
 
         def done(_ev, send=send, recv=recv):
             self._finish(send[0], send[1])
             self._finish(recv[0], recv[1])
 
+        if self.fastpath is not None and self.fastpath.try_replay_p2p(src, dst, size, done):
+            return
+        ev = self.fabric.start_flows(src, dst, size)
         ev.callbacks.append(done)

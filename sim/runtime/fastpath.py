@@ -74,8 +74,10 @@ class FastPath:
             # route cache instead of computing every route twice (a cache, not state)
             self.scratch.router = fab.router
         self.memo: dict[tuple, tuple[float, np.ndarray, float]] = {}
+        self.p2p_memo: dict[tuple, tuple[float, np.ndarray, float]] = {}
         self.eligible: set[tuple[str, int]] = set()
         self.replayed = 0
+        self.p2p_replayed = 0
         self._analyse()
 
     # ---- measuring on the scratch fabric ---------------------------------------------------
@@ -151,11 +153,23 @@ class FastPath:
                 self.eligible.add(owner)
 
     # ---- replay ------------------------------------------------------------------------------
-    def try_replay(self, op: Op, cid: int, done) -> bool:
-        """Replay ``op`` from the memo if its component is eligible; False -> plain path."""
-        if (op.group, cid) not in self.eligible:
+    def try_replay_p2p(self, src, dst, size, done) -> bool:
+        """Analytical fidelity only (no contention, so a transfer's time depends on nothing
+        else): replay point-to-point transfers from a memo keyed by their endpoints and sizes,
+        measured once on the scratch fabric. False -> plain path."""
+        if not self.exact_always:
             return False
-        duration, link_bytes, delivered = self.memo[self.key(op, cid)]
+        key = (src.tobytes(), dst.tobytes(), size.tobytes())
+        got = self.p2p_memo.get(key)
+        if got is None:
+            got = self._measure(lambda env, f: f.start_flows(src, dst, size))
+            self.p2p_memo[key] = got
+        self._replay(got, done)
+        self.p2p_replayed += 1
+        return True
+
+    def _replay(self, memo, done) -> None:
+        duration, link_bytes, delivered = memo
         fabric = self.rt.fabric
 
         def finish(_ev):
@@ -163,5 +177,11 @@ class FastPath:
             done(_ev)
 
         self.rt.env.timeout(duration).callbacks.append(finish)
+
+    def try_replay(self, op: Op, cid: int, done) -> bool:
+        """Replay ``op`` from the memo if its component is eligible; False -> plain path."""
+        if (op.group, cid) not in self.eligible:
+            return False
+        self._replay(self.memo[self.key(op, cid)], done)
         self.replayed += 1
         return True
