@@ -197,7 +197,11 @@ def run_policy(cfg: StudyConfig, trace, policy: str | PolicySpec) -> PolicyRun:
 
     t0 = time.perf_counter()
     topo = build_cluster(cfg, policy, trace.world_size)
-    result, fabric = _simulate_keep_fabric(trace, topo, cfg)
+    from sim.runtime import simulate
+
+    result = simulate(trace, topo, fidelity=cfg.fidelity, mode=cfg.mode,
+                      algorithm=cfg.algorithm, routing=cfg.routing, seed=cfg.seed)
+    fabric = result.fabric
     it = result.iteration_s
     summary = {**iteration_summary(result),
                **network_totals(topo, fabric, it, fabric.bytes_delivered),
@@ -210,21 +214,6 @@ def run_policy(cfg: StudyConfig, trace, policy: str | PolicySpec) -> PolicyRun:
                      {**topo.summary(), "fabric_parameters": fabric_parameters(topo)},
                      chrome_trace(result.ops) if cfg.timeline else None,
                      time.perf_counter() - t0)
-
-
-def _simulate_keep_fabric(trace, topo, cfg: StudyConfig):
-    import simpy
-
-    from sim.fabric import make_fabric
-    from sim.runtime.engine import Runtime
-    from sim.runtime.result import _summarise
-
-    env = simpy.Environment()
-    fabric = make_fabric(env, topo, fidelity=cfg.fidelity, routing=cfg.routing, seed=cfg.seed)
-    rt = Runtime(env, fabric, trace, mode=cfg.mode, algorithm=cfg.algorithm)
-    t0 = time.perf_counter()
-    rt.run()
-    return _summarise(rt, fabric, time.perf_counter() - t0), fabric
 
 
 def run_study(cfg: StudyConfig, source: str = "<study>") -> StudyResult:

@@ -22,6 +22,7 @@ class RunResult:
     summary: dict  # the critical (last-finishing) class's breakdown + fabric totals
     fabric_stats: dict = field(default_factory=dict)
     wall_s: float = 0.0
+    fabric: object = field(default=None, repr=False)  # the fabric, for byte/energy reports
 
 
 def simulate(trace: Trace, topology, *, fidelity: str = "flow", mode: str = "grouped",
@@ -95,4 +96,4 @@ def _summarise(rt: Runtime, fabric, wall_s: float) -> RunResult:
         "collectives_replayed": rt.fastpath.replayed if rt.fastpath else 0,
     }
     stats = dict(getattr(fabric, "stats", {}) or {})
-    return RunResult(iteration, ops_df, classes, summary, stats, wall_s)
+    return RunResult(iteration, ops_df, classes, summary, stats, wall_s, fabric)
