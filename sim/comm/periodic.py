@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.comm.schedule import PairBytesMixin
+
 PERIODIC = {("ring", "allreduce"), ("ring", "allgather"), ("ring", "reducescatter")}
 
 
 @dataclass(frozen=True, eq=False)
-class PeriodicSchedule:
+class PeriodicSchedule(PairBytesMixin):
     op: str
     algorithm: str
     n: int
@@ -45,14 +47,6 @@ class PeriodicSchedule:
             cached = (uniq, nb, inv)
             self.__dict__["_pairs"] = cached
         return cached
-
-    def sent_bytes(self) -> np.ndarray:
-        pairs, nb, _ = self.pair_bytes()
-        return np.bincount(pairs // self.n, weights=nb, minlength=self.n)
-
-    def recv_bytes(self) -> np.ndarray:
-        pairs, nb, _ = self.pair_bytes()
-        return np.bincount(pairs % self.n, weights=nb, minlength=self.n)
 
     def full(self):
         """The real schedule (every step, every block)."""

@@ -21,8 +21,20 @@ import numpy as np
 _I = np.int64
 
 
+class PairBytesMixin:
+    """Per-rank totals from ``pair_bytes()`` (pairs keyed src * n + dst, bytes per pair)."""
+
+    def sent_bytes(self) -> np.ndarray:
+        pairs, nb, _ = self.pair_bytes()
+        return np.bincount(pairs // self.n, weights=nb, minlength=self.n)
+
+    def recv_bytes(self) -> np.ndarray:
+        pairs, nb, _ = self.pair_bytes()
+        return np.bincount(pairs % self.n, weights=nb, minlength=self.n)
+
+
 @dataclass(frozen=True, eq=False)
-class Schedule:
+class Schedule(PairBytesMixin):
     op: str
     algorithm: str
     n: int
@@ -62,14 +74,6 @@ class Schedule:
             cached = (uniq, np.bincount(inv, weights=self.flow_bytes, minlength=uniq.size), inv)
             self.__dict__["_pairs"] = cached
         return cached
-
-    def sent_bytes(self) -> np.ndarray:
-        pairs, nb, _ = self.pair_bytes()
-        return np.bincount(pairs // self.n, weights=nb, minlength=self.n)
-
-    def recv_bytes(self) -> np.ndarray:
-        pairs, nb, _ = self.pair_bytes()
-        return np.bincount(pairs % self.n, weights=nb, minlength=self.n)
 
     def with_level(self, level: int) -> "Schedule":
         return replace(self, level=np.full(self.n_rows, level, dtype=np.int8))
