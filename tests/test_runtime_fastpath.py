@@ -70,3 +70,18 @@ def test_chain_detection():
     fork = [c(0, ()), c(1, ())]
     assert not _ordered_on_group(fork, "g")
     assert _ordered_on_group(fork, "other")
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_analytical_books_the_bytes_flow_carries(fast):
+    """No flows run under ``analytical``, yet every collective's and send's bytes land on the
+    links their routes cross: the same per-link bytes as ``flow`` (the routes are shared),
+    so energy and utilisation reports do not depend on the fidelity's timing model."""
+    trace = generate("gpt3-175b", gpus=64, tp=8, pp=4, global_batch=4, micro_batch=1)
+    topo = build_topology("dgx-h100-superpod", gpus=64, policy="copper-first")
+    ana = simulate(trace, topo, fidelity="analytical", fast_forward=fast).fabric
+    flow = simulate(trace, topo, fidelity="flow").fabric
+    assert flow.bytes_delivered > 0
+    assert ana.bytes_delivered == pytest.approx(flow.bytes_delivered, rel=1e-12)
+    np.testing.assert_allclose(ana.link_bytes, flow.link_bytes, rtol=1e-9, atol=1e-3)
+    assert ana.energy_j() == pytest.approx(flow.energy_j(), rel=1e-9)

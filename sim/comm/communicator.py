@@ -28,7 +28,8 @@ class Communicator:
         if ranks.shape != eps.shape:
             raise CposimError(f"communicator {self.name!r}: {ranks.size} ranks but "
                               f"{eps.size} endpoints", field="endpoints")
-        if np.unique(eps).size != eps.size:
+        srt = np.sort(eps)
+        if (srt[1:] == srt[:-1]).any():
             raise CposimError(f"communicator {self.name!r} places two ranks on one GPU",
                               field="endpoints")
         if (eps < 0).any():
@@ -36,6 +37,29 @@ class Communicator:
                               field="endpoints")
         object.__setattr__(self, "ranks", ranks)
         object.__setattr__(self, "endpoints", eps)
+
+    @classmethod
+    def many(cls, name: str, members: np.ndarray, endpoints: np.ndarray) -> list[Communicator]:
+        """One communicator per row (``name[row]``), checked for all rows at once: a
+        131k-GPU job has 16k tensor-parallel groups."""
+        members = np.atleast_2d(np.asarray(members, dtype=np.int64))
+        eps = np.atleast_2d(np.asarray(endpoints, dtype=np.int64))
+        if members.shape != eps.shape or members.shape[1] == 0:
+            return [cls(f"{name}[{i}]", m, e) for i, (m, e) in enumerate(zip(members, eps))]
+        srt = np.sort(eps, axis=1)
+        bad = (srt[:, 1:] == srt[:, :-1]).any(axis=1) | (srt[:, 0] < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            return [cls(f"{name}[{i}]", members[i], eps[i])]     # raises the usual error
+        out = []
+        new, setattr_ = object.__new__, object.__setattr__
+        for i in range(members.shape[0]):
+            c = new(cls)
+            setattr_(c, "name", f"{name}[{i}]")
+            setattr_(c, "ranks", members[i])
+            setattr_(c, "endpoints", eps[i])
+            out.append(c)
+        return out
 
     @property
     def size(self) -> int:

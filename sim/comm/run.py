@@ -31,6 +31,7 @@ from sim.comm.ops import busbw_factor, normalise_op
 from sim.comm.periodic import PeriodicSchedule, periodic_schedule
 from sim.comm.schedule import Schedule, Waves, to_waves
 from sim.errors import CposimError
+from sim.fabric.base import LinkBytes
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,31 @@ class _Plan:
     @property
     def waves(self) -> Waves:
         return to_waves(self.schedule, self.chunks)
+
+
+@dataclass
+class _Group:
+    """Communicators that run one schedule (same plan key): timed, started and accounted
+    together as an ``(G, n)`` matrix of endpoints."""
+
+    key: tuple
+    schedule: Schedule | PeriodicSchedule
+    comms: list
+    chunks: int
+    _eps: np.ndarray | None = None
+
+    @property
+    def eps(self) -> np.ndarray:
+        if self._eps is None:
+            self._eps = np.vstack([c.endpoints for c in self.comms])
+        return self._eps
+
+    @property
+    def waves(self) -> Waves:
+        return to_waves(self.schedule, self.chunks)
+
+    def plans(self) -> list[_Plan]:
+        return [_Plan(c, self.schedule, self.key, self.chunks) for c in self.comms]
 
 
 # ---------------------------------------------------------------------------------------
@@ -151,23 +177,98 @@ def _cached_schedule(op, alg, n, size_bytes, root, layout, split, intra, inter,
 
 
 def _plans(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root, intra, inter,
-           periodic=False):
+           periodic=False) -> list[_Plan]:
+    """One plan per communicator, in order (see :func:`_groups`)."""
+    groups = _groups(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root,
+                     intra, inter, periodic)
+    plans: list = [None] * len(comms)
+    pos = {id(c): i for i, c in enumerate(comms)}
+    for g in groups:
+        for p in g.plans():
+            plans[pos[id(p.comm)]] = p
+    return plans
+
+
+def _groups(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root, intra, inter,
+            periodic=False) -> list[_Group]:
+    """The communicators' schedules, grouped by plan key (groups in order of first
+    appearance, communicators in order within a group)."""
     dom = getattr(fabric.topology, "scaleup_domain", None)
-    plans = []
+    flat, stacked = _flat_rows(comms, dom)
+    groups: dict[tuple, _Group] = {}
+    shared: dict[tuple, _Group] = {}
+    uniform_split = split_bytes is None or np.ndim(split_bytes) < 3
     for i, c in enumerate(comms):
-        alg = choose_algorithm(op, c, dom) if algorithm == "auto" else algorithm
-        layout = domain_layout(c.endpoints, dom) if alg == "hierarchical" else None
+        if flat[i] and uniform_split:
+            # no scale-up structure to exploit and the same inputs for every such
+            # communicator: the key and schedule are looked up once per size
+            g = shared.get(c.size)
+            if g is not None:
+                g.comms.append(c)
+                continue
+        if flat[i]:
+            alg = _auto_flat(op) if algorithm == "auto" else algorithm
+            layout = None
+        else:
+            alg = choose_algorithm(op, c, dom) if algorithm == "auto" else algorithm
+            layout = domain_layout(c.endpoints, dom) if alg == "hierarchical" else None
         if alg == "hierarchical" and layout is None:
             raise CposimError(f"communicator {c.name!r} does not span several scale-up domains "
                               "with the same number of ranks in each; hierarchical needs that",
                               field="algorithm")
         split = _split_matrix(split_bytes, c.size, i, len(comms))
-        key = (op, alg, c.size, float(size_bytes), int(root),
-               None if layout is None else (layout.shape, tuple(layout.ravel().tolist())),
-               None if split is None else (split.shape, tuple(np.ravel(split).tolist())),
-               intra, inter)
-        plans.append(_Plan(c, _cached_schedule(*key, periodic=periodic), key, chunks))
-    return plans
+        key = _plan_key(op, alg, c.size, size_bytes, root, layout, split, intra, inter)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = _Group(key, _cached_schedule(*key, periodic=periodic), [], chunks)
+        g.comms.append(c)
+        if flat[i] and uniform_split:
+            shared[c.size] = g
+    out = list(groups.values())
+    if len(out) == 1 and len(stacked) == 1:     # the common case: reuse the stacked endpoints
+        out[0]._eps = next(iter(stacked.values()))
+    return out
+
+
+def _plan_key(op, alg, n, size_bytes, root, layout, split, intra, inter) -> tuple:
+    return (op, alg, n, float(size_bytes), int(root),
+            None if layout is None else (layout.shape, tuple(layout.ravel().tolist())),
+            None if split is None else (split.shape, tuple(np.ravel(split).tolist())),
+            intra, inter)
+
+
+def _auto_flat(op: str) -> str:
+    """:func:`choose_algorithm` for a communicator without a usable domain layout."""
+    if op == "alltoall":
+        return "direct"
+    if op in ("broadcast", "reduce"):
+        return "halving-doubling"
+    return "ring"
+
+
+def _flat_rows(comms, dom) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Which communicators certainly have no domain layout (see :func:`domain_layout`):
+    all ranks in one domain, or every rank in its own — decided for all at once, since a
+    131k-GPU iteration launches collectives over 16k communicators. Also the endpoints
+    stacked per communicator size."""
+    by_size: dict[int, list[int]] = {}
+    for i, c in enumerate(comms):
+        by_size.setdefault(c.size, []).append(i)
+    stacked = {n: np.vstack([comms[i].endpoints for i in idx]) for n, idx in by_size.items()}
+    flat = np.zeros(len(comms), dtype=bool)
+    if dom is None:
+        flat[:] = True
+        return flat, stacked
+    dom = np.asarray(dom)
+    for n, idx in by_size.items():
+        if n < 4:
+            flat[idx] = True
+            continue
+        d = np.sort(dom[stacked[n]], axis=1)
+        same = d[:, 0] == d[:, -1]
+        distinct = (np.diff(d, axis=1) != 0).all(axis=1)
+        flat[idx] = same | distinct
+    return flat, stacked
 
 
 def _route_info(fabric, src, dst):
@@ -187,75 +288,88 @@ def _tech_table(topo):
     recomputing them per collective dominated large runs (a 16k-GPU fabric has ~10^5 links)."""
     cache = topo.__dict__.get("_cposim_tech_table")
     if cache is None or cache[0] is not topo.tech:
-        names, codes = np.unique(np.asarray(topo.tech).astype(str), return_inverse=True)
-        cache = (topo.tech, names, codes.ravel(), np.asarray(topo.energy_pj_per_bit, float))
+        import pandas as pd   # hash-based: np.unique sorts 10^6 strings of a 131k-GPU fabric
+
+        codes, names = pd.factorize(np.asarray(topo.tech, dtype=object), sort=True)
+        cache = (topo.tech, np.asarray(names, dtype=str), codes.astype(np.int64),
+                 np.asarray(topo.energy_pj_per_bit, float))
         topo.__dict__["_cposim_tech_table"] = cache
     return cache[1:]
 
 
 def _link_accounting(fabric, src, dst, nbytes):
-    """(link bytes by tech, energy by tech) of flows, from their routes."""
+    """(:class:`LinkBytes` of the flows, link bytes by tech, energy by tech), from their
+    routes. Sparse: only the links the flows cross are touched."""
     topo = fabric.topology
-    n_links = len(topo.capacity_bps)
-    per_link = np.zeros(n_links)
     router = getattr(fabric, "router", None)
-    if src.size:
-        if router is not None:
-            rid = router.route_ids(src, dst)
-            ptr, links, coef, _, _ = router.table()
-            rb = np.bincount(rid, weights=nbytes, minlength=ptr.size - 1)
-            lens = np.diff(ptr)
-            per_link = np.bincount(links, weights=np.repeat(rb, lens) * coef, minlength=n_links)
-        else:
-            for a, b, x in zip(src.tolist(), dst.tolist(), nbytes.tolist()):
-                per_link[fabric.path_links(a, b)] += x
+    if not src.size:
+        lb = LinkBytes(np.zeros(0, np.int64), np.zeros(0))
+    elif router is not None:
+        rid = router.route_ids(src, dst)
+        ptr, links, coef, _, _ = router.table()
+        lens = ptr[rid + 1] - ptr[rid]
+        idx = np.repeat(ptr[rid] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
+        lb = LinkBytes.of(links[idx], np.repeat(nbytes, lens) * coef[idx])
+    else:
+        per_link = np.zeros(len(topo.capacity_bps))
+        for a, b, x in zip(src.tolist(), dst.tolist(), nbytes.tolist()):
+            per_link[fabric.path_links(a, b)] += x
+        lb = LinkBytes.from_dense(per_link)
     names, codes, pj = _tech_table(topo)
-    energy = per_link * 8.0 * pj * 1e-12
-    b_sum = np.bincount(codes, weights=per_link, minlength=names.size)
-    e_sum = np.bincount(codes, weights=energy, minlength=names.size)
+    energy = lb.bytes * 8.0 * pj[lb.links] * 1e-12
+    code = codes[lb.links]
+    b_sum = np.bincount(code, weights=lb.bytes, minlength=names.size)
+    e_sum = np.bincount(code, weights=energy, minlength=names.size)
     by_bytes, by_energy = {}, {}
     for i, t in enumerate(names.tolist()):
         if b_sum[i] > 0:
             by_bytes[t] = float(b_sum[i])
             by_energy[t] = float(e_sum[i])
-    return per_link, by_bytes, by_energy
+    return lb, by_bytes, by_energy
 
 
-def _all_flows(plans):
-    """Bytes between every (src, dst) GPU pair of every plan (chunking does not change them)."""
+def _all_flows(groups: list[_Group]):
+    """Bytes between every (src, dst) GPU pair of every communicator (chunking does not
+    change them)."""
     src, dst, nb = [], [], []
-    for p in plans:
-        pairs, b, _ = p.schedule.pair_bytes()
-        n = p.schedule.n
-        src.append(p.comm.endpoints[pairs // n])
-        dst.append(p.comm.endpoints[pairs % n])
-        nb.append(b)
+    for g in groups:
+        s = g.schedule
+        pairs, b, _ = s.pair_bytes()
+        src.append(g.eps[:, pairs // s.n].ravel())
+        dst.append(g.eps[:, pairs % s.n].ravel())
+        nb.append(np.tile(b, len(g.comms)))
     return np.concatenate(src), np.concatenate(dst), np.concatenate(nb)
 
 
-def _result(fabric, plans, op, size_bytes, chunks, start_s, time_s) -> CollectiveResult:
-    src, dst, nb = _all_flows(plans)
-    per_link, by_bytes, by_energy = _link_accounting(fabric, src, dst, nb)
-    n = plans[0].comm.size
-    same_n = all(p.comm.size == n for p in plans)
-    sent = [p.schedule.sent_bytes() for p in plans]
-    recv = [p.schedule.recv_bytes() for p in plans]
+def _result(fabric, groups: list[_Group], op, size_bytes, chunks, start_s, time_s,
+            links: bool = False):
+    """The :class:`CollectiveResult`; with ``links``, also the :class:`LinkBytes`."""
+    src, dst, nb = _all_flows(groups)
+    lb, by_bytes, by_energy = _link_accounting(fabric, src, dst, nb)
+    n = groups[0].schedule.n
+    same_n = all(g.schedule.n == n for g in groups)
+    n_comms = sum(len(g.comms) for g in groups)
     if same_n:
-        sent, recv = np.vstack(sent), np.vstack(recv)
+        sent = np.vstack([np.broadcast_to(g.schedule.sent_bytes(), (len(g.comms), n))
+                          for g in groups])
+        recv = np.vstack([np.broadcast_to(g.schedule.recv_bytes(), (len(g.comms), n))
+                          for g in groups])
     else:
-        sent, recv = np.array(sent, dtype=object), np.array(recv, dtype=object)
+        sent = np.array([g.schedule.sent_bytes() for g in groups for _ in g.comms], dtype=object)
+        recv = np.array([g.schedule.recv_bytes() for g in groups for _ in g.comms], dtype=object)
     algbw = size_bytes / time_s if time_s > 0 else float("inf")
-    algs = sorted({p.schedule.algorithm for p in plans})
-    return CollectiveResult(
+    algs = sorted({g.schedule.algorithm for g in groups})
+    res = CollectiveResult(
         op=op, algorithm=",".join(algs), fidelity=str(getattr(fabric, "fidelity", "?")),
-        n_ranks=n, n_comms=len(plans), size_bytes=float(size_bytes), chunks=chunks,
+        n_ranks=n, n_comms=n_comms, size_bytes=float(size_bytes), chunks=chunks,
         start_s=float(start_s), time_s=float(time_s), algbw_Bps=float(algbw),
         busbw_Bps=float(algbw * busbw_factor(op, n)), bytes_on_wire=float(nb.sum()),
-        link_bytes=float(per_link.sum()), energy_j=float(sum(by_energy.values())),
+        link_bytes=lb.total(), energy_j=float(sum(by_energy.values())),
         energy_by_tech=by_energy, link_bytes_by_tech=by_bytes, per_rank_sent_bytes=sent,
-        per_rank_recv_bytes=recv, n_steps=max(p.schedule.n_steps for p in plans),
-        n_waves=max(p.schedule.n_steps + chunks - 1 if p.schedule.n_steps else 0
-                    for p in plans), phases=plans[0].schedule.phases)
+        per_rank_recv_bytes=recv, n_steps=max(g.schedule.n_steps for g in groups),
+        n_waves=max(g.schedule.n_steps + chunks - 1 if g.schedule.n_steps else 0
+                    for g in groups), phases=groups[0].schedule.phases)
+    return (res, lb) if links else res
 
 
 # ---------------------------------------------------------------------------------------
@@ -269,15 +383,33 @@ def analytical_time(fabric, plan: _Plan, chunks: int, intra: str = "ring",
     the classes (e.g. a ring or an all-to-all over several NVLink domains) gets the same
     alpha-beta model summed wave by wave, each port class loaded with its own bytes.
     """
-    return _analytical_group(fabric, [plan], chunks, intra, inter)
+    return _analytical_group(fabric, plan.schedule, plan.comm.endpoints[None, :], chunks,
+                             intra, inter)
 
 
-def _analytical_group(fabric, plans: list[_Plan], chunks: int, intra: str, inter: str) -> float:
-    """Longest closed-form time over communicators sharing one schedule (one route query)."""
-    s = plans[0].schedule
+def analytical_group_time(fabric, groups: list[_Group], chunks: int, intra: str = "ring",
+                          inter: str = "ring") -> float:
+    """``analytical`` time of communicators running one collective at once: the longest
+    closed form over the groups of identically scheduled communicators."""
+    return max(_analytical_group(fabric, g.schedule, g.eps, chunks, intra, inter)
+               for g in groups)
+
+
+def analytical_cost(fabric, groups: list[_Group], chunks: int, intra: str = "ring",
+                    inter: str = "ring") -> tuple[float, LinkBytes, float]:
+    """(time_s, link bytes, bytes delivered) of an ``analytical`` collective, no simulation
+    (the runtime's replay memo)."""
+    t = analytical_group_time(fabric, groups, chunks, intra, inter)
+    src, dst, nb = _all_flows(groups)
+    lb = _link_accounting(fabric, src, dst, nb)[0]
+    return t, lb, float(nb.sum())
+
+
+def _analytical_group(fabric, s, eps: np.ndarray, chunks: int, intra: str, inter: str) -> float:
+    """Longest closed-form time over communicators sharing schedule ``s`` (endpoints
+    ``eps``: (G, n)), with one route query for all."""
     if not s.n_rows:
         return 0.0
-    eps = np.vstack([p.comm.endpoints for p in plans])           # (G, n)
     dom = getattr(fabric.topology, "scaleup_domain", None)
     pairs = s.pair_bytes()[0]
     a, b = eps[:, pairs // s.n], eps[:, pairs % s.n]              # (G, P)
@@ -289,7 +421,9 @@ def _analytical_group(fabric, plans: list[_Plan], chunks: int, intra: str, inter
         m = cross == bool(lv)
         cols.append(np.where(m, lat, -np.inf).max(axis=1, keepdims=True))
         cols.append(np.where(m, bn, np.inf).min(axis=1, keepdims=True))
-    cases, first = np.unique(np.hstack(cols), axis=0, return_index=True)
+    table = np.hstack(cols)
+    first = _distinct_rows(table)
+    cases = table[first]
     worst = 0.0
     for row, g in zip(cases, first):
         p = cross.shape[1]
@@ -299,6 +433,16 @@ def _analytical_group(fabric, plans: list[_Plan], chunks: int, intra: str, inter
         worst = max(worst, _analytical_one(fabric, s, eps[g], xr, alpha, bw, chunks,
                                            intra, inter))
     return worst
+
+
+def _distinct_rows(table: np.ndarray) -> np.ndarray:
+    """Index of the first occurrence of every distinct row, in the order of the rows'
+    bytes (what ``np.unique(axis=0, return_index=True)`` gives, without its slow path for
+    wide rows: thousands of communicators x thousands of pairs)."""
+    a = np.ascontiguousarray(table)
+    v = a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
+    _, first = np.unique(v, return_index=True)
+    return np.sort(first)
 
 
 def _analytical_one(fabric, s, eps, cross_pairs, alpha, bw, chunks, intra, inter):
@@ -348,25 +492,11 @@ def _lockstep_periodic(env, fabric, eps: np.ndarray, p: PeriodicSchedule, chunks
                 left -= yield ev
 
 
-def run_collective(env: simpy.Environment, fabric, comms, op: str, size_bytes: float, *,
-                   algorithm: str = "auto", chunks: int = 1, split_bytes=None, root: int = 0,
-                   intra: str = "ring", inter: str = "ring",
-                   fast_forward: bool = True) -> simpy.Event:
-    """Run ``op`` concurrently on every communicator; the event's value is a
-    :class:`CollectiveResult`.
-
-    ``size_bytes`` follows nccl-tests (see :mod:`sim.comm.ops`). ``chunks`` pipelines the
-    buffer through the steps. ``split_bytes`` makes an all-to-all uneven: an ``(n,)`` vector
-    (bytes every rank sends to each member), an ``(n, n)`` matrix, or one matrix per
-    communicator. ``intra`` / ``inter`` are the phase algorithms of ``hierarchical``.
-
-    ``fast_forward`` (default on; results equal to 1e-9): on ``flow`` and ``analytical``
-    fabrics, periodic collectives (ring all-reduce / all-gather / reduce-scatter) are timed
-    from one step, and on ``flow`` their identical waves run in closed form while their
-    links carry nothing else (``packet`` always takes the plain path: its packetisation of
-    a flow must see the schedule's exact bytes).
-    ``False`` is the plain path: every step of the full schedule, wave by wave.
-    """
+def plan_collective(fabric, comms, op: str, size_bytes: float, *, algorithm: str = "auto",
+                    chunks: int = 1, split_bytes=None, root: int = 0, intra: str = "ring",
+                    inter: str = "ring", periodic: bool = True):
+    """Checked arguments and the communicators' schedules, grouped:
+    (op, size_bytes, chunks, groups)."""
     op = normalise_op(op)
     algorithm = normalise_algorithm(algorithm)
     comms = [comms] if isinstance(comms, Communicator) else list(comms)
@@ -388,32 +518,54 @@ def run_collective(env: simpy.Environment, fabric, comms, op: str, size_bytes: f
     if split_bytes is not None and size_bytes == 0:
         m = np.asarray(split_bytes, float)
         size_bytes = float(m.sum(axis=-1).mean()) if m.ndim > 1 else float(m.sum())
-    plans = _plans(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root,
-                   intra, inter, periodic=fast_forward and getattr(fabric, "fidelity", "") in
-                   ("flow", "analytical"))
+    groups = _groups(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root,
+                     intra, inter, periodic=periodic)
+    return op, size_bytes, chunks, groups
+
+
+def run_collective(env: simpy.Environment, fabric, comms, op: str, size_bytes: float, *,
+                   algorithm: str = "auto", chunks: int = 1, split_bytes=None, root: int = 0,
+                   intra: str = "ring", inter: str = "ring",
+                   fast_forward: bool = True) -> simpy.Event:
+    """Run ``op`` concurrently on every communicator; the event's value is a
+    :class:`CollectiveResult`.
+
+    ``size_bytes`` follows nccl-tests (see :mod:`sim.comm.ops`). ``chunks`` pipelines the
+    buffer through the steps. ``split_bytes`` makes an all-to-all uneven: an ``(n,)`` vector
+    (bytes every rank sends to each member), an ``(n, n)`` matrix, or one matrix per
+    communicator. ``intra`` / ``inter`` are the phase algorithms of ``hierarchical``.
+
+    ``fast_forward`` (default on; results equal to 1e-9): on ``flow`` and ``analytical``
+    fabrics, periodic collectives (ring all-reduce / all-gather / reduce-scatter) are timed
+    from one step, and on ``flow`` their identical waves run in closed form while their
+    links carry nothing else (``packet`` always takes the plain path: its packetisation of
+    a flow must see the schedule's exact bytes).
+    ``False`` is the plain path: every step of the full schedule, wave by wave.
+    """
+    op, size_bytes, chunks, groups = plan_collective(
+        fabric, comms, op, size_bytes, algorithm=algorithm, chunks=chunks,
+        split_bytes=split_bytes, root=root, intra=intra, inter=inter,
+        periodic=fast_forward and getattr(fabric, "fidelity", "") in ("flow", "analytical"))
     start = env.now
 
     if getattr(fabric, "fidelity", "flow") == "analytical":
-        groups: dict = {}
-        for p in plans:
-            groups.setdefault(p.key, []).append(p)
-        t = max(_analytical_group(fabric, g, chunks, intra, inter) for g in groups.values())
-        return env.timeout(t, value=_result(fabric, plans, op, size_bytes, chunks, start, t))
+        t = analytical_group_time(fabric, groups, chunks, intra, inter)
+        res, lb = _result(fabric, groups, op, size_bytes, chunks, start, t, links=True)
+        ev = env.timeout(t, value=res)
+        # no flows ran: book the bytes on the fabric as the flow models do on delivery
+        ev.callbacks.append(lambda _e: fabric.account(lb, res.bytes_on_wire))
+        return ev
 
     def proc():
-        groups: dict = {}
-        for p in plans:
-            groups.setdefault(p.key, []).append(p)
         procs = []
-        for g in groups.values():
-            eps = np.vstack([p.comm.endpoints for p in g])
-            s = g[0].schedule
+        for g in groups:
+            s = g.schedule
             procs.append(env.process(
-                _lockstep_periodic(env, fabric, eps, s, chunks)
-                if isinstance(s, PeriodicSchedule) else _lockstep(env, fabric, eps, g[0].waves)))
+                _lockstep_periodic(env, fabric, g.eps, s, chunks)
+                if isinstance(s, PeriodicSchedule) else _lockstep(env, fabric, g.eps, g.waves)))
         if procs:
             yield simpy.AllOf(env, procs)
-        return _result(fabric, plans, op, size_bytes, chunks, start, env.now - start)
+        return _result(fabric, groups, op, size_bytes, chunks, start, env.now - start)
 
     return env.process(proc())
 
@@ -448,9 +600,9 @@ def run_p2p(env: simpy.Environment, fabric, src_gpu, dst_gpu, size_bytes) -> sim
     start = env.now
 
     def result(t):
-        per_link, _, by_energy = _link_accounting(fabric, src, dst, nb)
-        return P2PResult(start, t, float(nb.sum()), float(per_link.sum()),
-                         float(sum(by_energy.values())), by_energy, int(src.size))
+        lb, _, by_energy = _link_accounting(fabric, src, dst, nb)
+        return P2PResult(start, t, float(nb.sum()), lb.total(),
+                         float(sum(by_energy.values())), by_energy, int(src.size)), lb
 
     if getattr(fabric, "fidelity", "flow") == "analytical":
         off = src != dst
@@ -458,10 +610,14 @@ def run_p2p(env: simpy.Environment, fabric, src_gpu, dst_gpu, size_bytes) -> sim
         if off.any():
             _, _, lat, bn = _route_info(fabric, src[off], dst[off])
             t = float((lat + nb[off] * 8.0 / bn).max())
-        return env.timeout(t, value=result(t))
+        res, lb = result(t)
+        ev = env.timeout(t, value=res)
+        # no flows ran: book the bytes on the fabric as the flow models do on delivery
+        ev.callbacks.append(lambda _e: fabric.account(lb, res.bytes_on_wire))
+        return ev
 
     def proc():
         yield fabric.start_flows(src, dst, nb)
-        return result(env.now - start)
+        return result(env.now - start)[0]
 
     return env.process(proc())

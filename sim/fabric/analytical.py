@@ -10,11 +10,26 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from sim.fabric.base import FabricBase
+from sim.fabric.base import FabricBase, LinkBytes
 
 
 class AnalyticalFabric(FabricBase):
     fidelity = "analytical"
+
+    def costs(self, src: np.ndarray, dst: np.ndarray, size: np.ndarray):
+        """Per-flow times alone (latency + bytes / bottleneck) and the links' bytes.
+
+        -> (per-flow time_s, :class:`LinkBytes`); no simulation state is touched."""
+        if size.size == 0:
+            return np.zeros(0), LinkBytes(np.zeros(0, np.int64), np.zeros(0))
+        rids = self.router.route_ids(src, dst)
+        ptr, links, coef, lat, bneck = self.router.table()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ser = np.where(size > 0, size * 8.0 / bneck[rids], 0.0)
+        lens = ptr[rids + 1] - ptr[rids]
+        e_flow = np.repeat(np.arange(size.size), lens)
+        idx = np.repeat(ptr[rids] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
+        return lat[rids] + ser, LinkBytes.of(links[idx], size[e_flow] * coef[idx])
 
     def start_flows(self, src_gpu, dst_gpu, size_bytes) -> simpy.Event:
         src, dst, size = self._check(src_gpu, dst_gpu, size_bytes)
@@ -25,20 +40,12 @@ class AnalyticalFabric(FabricBase):
         if size.size == 0:
             ev.succeed(np.zeros(0))
             return ev
-        rids = self.router.route_ids(src, dst)
-        ptr, links, coef, lat, bneck = self.router.table()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ser = np.where(size > 0, size * 8.0 / bneck[rids], 0.0)
-        finish = self.env.now + lat[rids] + ser
-        lens = ptr[rids + 1] - ptr[rids]
-        e_flow = np.repeat(np.arange(size.size), lens)
-        idx = np.repeat(ptr[rids] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
-        carried = np.bincount(links[idx], weights=size[e_flow] * coef[idx],
-                              minlength=self.topology.n_links)
+        times, carried = self.costs(src, dst, size)
+        finish = self.env.now + times
 
         def done(_ev):
             self.bytes_delivered += total
-            self._link_bytes_done += carried
+            self._link_bytes_done[carried.links] += carried.bytes
             ev.succeed(finish)
         self._at(float(finish.max()) - self.env.now, done)
         return ev

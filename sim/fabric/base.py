@@ -9,11 +9,45 @@ latency; a GPU sending to itself completes at once.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import simpy
 
 from sim.errors import CposimError
 from sim.fabric.routing import Router
+
+
+class LinkBytes(NamedTuple):
+    """Bytes carried per link, sparse: ``links`` (distinct link ids) and ``bytes``.
+
+    A collective touches a few thousand of a large fabric's 10^6 directed links; dense
+    per-link arrays per collective cost more than the collective's own arithmetic."""
+
+    links: np.ndarray
+    bytes: np.ndarray
+
+    @classmethod
+    def of(cls, link_ids: np.ndarray, weights: np.ndarray) -> LinkBytes:
+        """Sum ``weights`` per link id (ids may repeat)."""
+        link_ids = np.asarray(link_ids, dtype=np.int64)
+        if not link_ids.size:
+            return cls(np.zeros(0, np.int64), np.zeros(0))
+        uniq, inv = np.unique(link_ids, return_inverse=True)
+        return cls(uniq, np.bincount(inv.ravel(), weights=weights, minlength=uniq.size))
+
+    @classmethod
+    def from_dense(cls, per_link: np.ndarray) -> LinkBytes:
+        nz = np.flatnonzero(per_link)
+        return cls(nz, per_link[nz])
+
+    def total(self) -> float:
+        return float(self.bytes.sum())
+
+    def dense(self, n_links: int) -> np.ndarray:
+        out = np.zeros(n_links)
+        out[self.links] = self.bytes
+        return out
 
 # SimPy orders same-time events by priority (URGENT=0, NORMAL=1). A fabric's re-solve runs
 # at LOW so every flow started at this instant — by any process — joins one solve.
@@ -81,7 +115,10 @@ class FabricBase:
         """:attr:`_link_bytes_done` with every booked replay folded in."""
         if self._pending:
             for arr, n in self._pending.values():
-                self._lbd += arr if n == 1 else arr * n
+                if isinstance(arr, LinkBytes):
+                    self._lbd[arr.links] += arr.bytes if n == 1 else arr.bytes * n
+                else:
+                    self._lbd += arr if n == 1 else arr * n
             self._pending.clear()
         return self._lbd
 
@@ -100,9 +137,10 @@ class FabricBase:
             out[str(tech)] = float(e[self.topology.tech == tech].sum())
         return out
 
-    def account(self, link_bytes: np.ndarray, delivered_bytes: float) -> None:
+    def account(self, link_bytes: np.ndarray | LinkBytes, delivered_bytes: float) -> None:
         """Book traffic that was timed elsewhere (a runtime fast-forward of an isolated
-        collective) so byte, utilisation and energy totals still include it.
+        collective, an ``analytical`` collective) so byte, utilisation and energy totals
+        still include it. ``link_bytes``: dense per link, or :class:`LinkBytes`.
 
         ``link_bytes`` must not change afterwards: a replay books the same array thousands of
         times, so bookings are counted per array and added up when the totals are read."""

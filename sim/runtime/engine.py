@@ -94,7 +94,8 @@ class Runtime:
         self._pending_coll: dict[tuple, dict] = {}
         self._pending_p2p: dict[tuple, dict[str, deque]] = defaultdict(
             lambda: {"send": deque(), "recv": deque()})
-        self._comm_cache: dict[tuple[str, int], object] = {}
+        self._comm_cache: dict[str, list] = {}
+        self._peers: dict[tuple, tuple[np.ndarray, int]] = {}
         self.collectives_launched = 0
         self.fast_forward = bool(fast_forward)
         self.fastpath = None
@@ -170,13 +171,12 @@ class Runtime:
 
     # ---- collectives -----------------------------------------------------------------------
     def _communicator(self, group: str, row: int):
-        key = (group, row)
-        comm = self._comm_cache.get(key)
-        if comm is None:
-            ranks = self.trace.groups[group].members[row]
-            comm = self._Communicator(f"{group}[{row}]", ranks, self.placement[ranks])
-            self._comm_cache[key] = comm
-        return comm
+        comms = self._comm_cache.get(group)
+        if comms is None:      # every communicator of the group at once (checked at once)
+            members = self.trace.groups[group].members
+            comms = self._Communicator.many(group, members, self.placement[members])
+            self._comm_cache[group] = comms
+        return comms[row]
 
     def _post_collective(self, st: _ClassState, i: int, op: Op) -> None:
         group = self.trace.groups[op.group]
@@ -221,13 +221,18 @@ class Runtime:
 
     # ---- point to point --------------------------------------------------------------------
     def _post_p2p(self, st: _ClassState, i: int, op: Op) -> None:
-        peers = self.members.peers(st.cls, op)
-        peer_classes = np.unique(self.members.class_of_rank[peers])
-        if len(peer_classes) != 1 or peer_classes[0] < 0:
-            raise CposimError(
-                f"{op.kind} op {op.id} '{op.name}': the peers of ranks {st.cls.ranks[:4].tolist()}"
-                " are not one program; run with mode='per-rank'", field="mode")
-        peer_cls = int(peer_classes[0])
+        pkey = (st.cls.index, op.group, op.peer, op.peer_offset)
+        got = self._peers.get(pkey)
+        if got is None:       # a pipeline repeats the same send/recv every micro-batch
+            peers = self.members.peers(st.cls, op)
+            peer_classes = np.unique(self.members.class_of_rank[peers])
+            if len(peer_classes) != 1 or peer_classes[0] < 0:
+                raise CposimError(
+                    f"{op.kind} op {op.id} '{op.name}': the peers of ranks "
+                    f"{st.cls.ranks[:4].tolist()} are not one program; run with "
+                    "mode='per-rank'", field="mode")
+            got = self._peers[pkey] = (peers, int(peer_classes[0]))
+        peers, peer_cls = got
         if op.kind == "send":
             key = (st.cls.index, peer_cls, op.tag)
         else:
