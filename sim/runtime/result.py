@@ -43,45 +43,51 @@ def simulate(trace: Trace, topology, *, fidelity: str = "flow", mode: str = "gro
 
 
 def _summarise(rt: Runtime, fabric, wall_s: float) -> RunResult:
-    frames = []
     rows = []
     # An iteration ends when its last rank finishes (the optimizer step is synchronous), so
     # every rank's breakdown covers [0, T]: a stage that finishes early idles until T.
     ends = [np.nanmax(st.end) for st in rt.states if len(st.cls.ops)]
     iteration = float(max(ends)) if ends else 0.0
+    cols: dict[str, list] = {k: [] for k in ("class", "program", "first_rank", "n_ranks")}
+    attrs = ("id", "name", "kind", "collective", "group", "phase", "layer")
+    op_cols: dict[str, list] = {a: [] for a in attrs}
+    sizes, starts, comm_starts, ends_ = [], [], [], []
     for st in rt.states:
         ops = st.cls.ops
-        df = pd.DataFrame({
-            "class": st.cls.index,
-            "program": st.cls.program,
-            "first_rank": int(st.cls.ranks[0]),
-            "n_ranks": len(st.cls.ranks),
-            "op_id": [op.id for op in ops],
-            "name": [op.name for op in ops],
-            "kind": [op.kind for op in ops],
-            "collective": [op.collective for op in ops],
-            "group": [op.group for op in ops],
-            "phase": [op.phase for op in ops],
-            "layer": [op.layer for op in ops],
-            "size_bytes": [float(op.size_bytes) for op in ops],
-            "start_s": st.start,
-            "comm_start_s": st.comm_start,
-            "end_s": st.end,
-        })
-        frames.append(df)
-        finish = float(np.nanmax(st.end)) if len(ops) else 0.0
-        is_comp = df["kind"].to_numpy() == "compute"
+        n = len(ops)
+        for k, v in (("class", st.cls.index), ("program", st.cls.program),
+                     ("first_rank", int(st.cls.ranks[0])), ("n_ranks", len(st.cls.ranks))):
+            cols[k].append(np.full(n, v, dtype=np.int64))
+        kinds = [op.kind for op in ops]
+        groups = [op.group for op in ops]
+        for a in attrs:
+            op_cols[a].extend(kinds if a == "kind" else groups if a == "group"
+                              else [getattr(op, a) for op in ops])
+        sizes.append(np.fromiter((op.size_bytes for op in ops), dtype=float, count=n))
+        starts.append(st.start)
+        comm_starts.append(st.comm_start)
+        ends_.append(st.end)
+        finish = float(np.nanmax(st.end)) if n else 0.0
+        is_comp = np.fromiter((k == "compute" for k in kinds), dtype=bool, count=n)
         compute = np.column_stack([st.start[is_comp], st.end[is_comp]])
         compute = compute[np.argsort(compute[:, 0])] if len(compute) else compute
         comm = [(s, e, g if k == "collective" else (g or "p2p"))
-                for s, e, g, k in zip(st.comm_start[~is_comp], st.end[~is_comp],
-                                      df["group"].to_numpy()[~is_comp],
-                                      df["kind"].to_numpy()[~is_comp], strict=True)]
+                for s, e, g, k, c in zip(st.comm_start, st.end, groups, kinds, is_comp)
+                if not c]
         parts = attribute(iteration, compute, comm)
         rows.append({"class": st.cls.index, "program": st.cls.program,
                      "first_rank": int(st.cls.ranks[0]), "n_ranks": len(st.cls.ranks),
                      "finish_s": finish, **parts})
-    ops_df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if rt.states:
+        ops_df = pd.DataFrame({
+            **{k: np.concatenate(v) for k, v in cols.items()},
+            "op_id": op_cols["id"], "name": op_cols["name"], "kind": op_cols["kind"],
+            "collective": op_cols["collective"], "group": op_cols["group"],
+            "phase": op_cols["phase"], "layer": op_cols["layer"],
+            "size_bytes": np.concatenate(sizes), "start_s": np.concatenate(starts),
+            "comm_start_s": np.concatenate(comm_starts), "end_s": np.concatenate(ends_)})
+    else:
+        ops_df = pd.DataFrame()
     classes = pd.DataFrame(rows).fillna(0.0)
     crit = classes.loc[classes["finish_s"].idxmax()].to_dict() if len(classes) else {}
     exposed = {k: v for k, v in crit.items() if k.startswith("exposed_")}

@@ -17,30 +17,35 @@ import numpy as np
 def attribute(iteration_s: float, compute: np.ndarray, comm: list[tuple[float, float, str]]
               ) -> dict[str, float]:
     """``compute``: (k, 2) array of disjoint busy intervals; ``comm``: (start, end, group)."""
-    points = {0.0, float(iteration_s)}
-    for s, e in compute:
-        points.update((float(s), float(e)))
-    for s, e, _ in comm:
-        points.update((float(s), float(e)))
-    t = np.array(sorted(p for p in points if 0.0 <= p <= iteration_s))
+    c = np.asarray(compute, dtype=float).reshape(-1, 2)
+    cs = np.array([x[0] for x in comm], dtype=float)
+    ce = np.array([x[1] for x in comm], dtype=float)
+    cg = [x[2] for x in comm]
+    t = np.concatenate(([0.0, float(iteration_s)], c.ravel(), cs, ce))
+    t = np.unique(t[(t >= 0.0) & (t <= iteration_s)])
     if len(t) < 2:
         return {"compute_s": 0.0, "bubble_s": 0.0}
     lo, hi = t[:-1], t[1:]
     mid = (lo + hi) / 2
     width = hi - lo
     busy = np.zeros(len(mid), dtype=bool)
-    if len(compute):
-        c = np.asarray(compute, dtype=float)
+    if len(c):
         idx = np.searchsorted(c[:, 0], mid, side="right") - 1
         ok = idx >= 0
         busy[ok] = mid[ok] < c[idx[ok], 1]
+    # intervals of each group in flight at each midpoint: #(start < mid) - #(end <= mid)
+    # (a midpoint never equals a breakpoint); intervals with a missing end never count
     active: dict[str, np.ndarray] = {}
-    for s, e, g in comm:
-        m = (mid > s) & (mid < e)
-        if g in active:
-            active[g] |= m
-        else:
-            active[g] = m
+    valid = ~(np.isnan(cs) | np.isnan(ce))
+    by_group: dict[str, list[int]] = {}
+    for i, g in enumerate(cg):
+        by_group.setdefault(g, []).append(i)
+    for g, idx_g in by_group.items():
+        sel = np.asarray(idx_g)[valid[idx_g]]
+        live = sel[cs[sel] < ce[sel]]
+        cover = (np.searchsorted(np.sort(cs[live]), mid, side="left")
+                 - np.searchsorted(np.sort(ce[live]), mid, side="right"))
+        active[g] = cover > 0
     n_active = np.zeros(len(mid))
     for m in active.values():
         n_active += m
