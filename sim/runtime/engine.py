@@ -48,7 +48,8 @@ class _ClassState:
         n = len(cls.ops)
         self.cls = cls
         pos = cls.position
-        self.waiting = np.zeros(n, dtype=np.int64)
+        # plain lists: the scheduler touches them once per op edge (numpy scalars cost more)
+        self.waiting = [0] * n
         self.children: list[list[int]] = [[] for _ in range(n)]
         for i, op in enumerate(cls.ops):
             self.waiting[i] = len(op.deps)
@@ -96,6 +97,7 @@ class Runtime:
             lambda: {"send": deque(), "recv": deque()})
         self._comm_cache: dict[str, list] = {}
         self._peers: dict[tuple, tuple[np.ndarray, int]] = {}
+        self._component: dict[tuple, tuple] = {}
         self.collectives_launched = 0
         self.fast_forward = bool(fast_forward)
         self.fastpath = None
@@ -107,8 +109,8 @@ class Runtime:
     # ---- driving ---------------------------------------------------------------------------
     def start(self) -> None:
         for st in self.states:
-            for i in np.nonzero(st.waiting == 0)[0]:
-                self._ready(st, int(i))
+            for i in [i for i, w in enumerate(st.waiting) if w == 0]:
+                self._ready(st, i)
 
     def run(self) -> None:
         self.start()
@@ -142,9 +144,10 @@ class Runtime:
     def _finish(self, st: _ClassState, i: int) -> None:
         st.end[i] = self.env.now
         st.done += 1
+        waiting = st.waiting
         for c in st.children[i]:
-            st.waiting[c] -= 1
-            if st.waiting[c] == 0:
+            waiting[c] -= 1
+            if not waiting[c]:
                 self._ready(st, c)
 
     def _next_compute(self, st: _ClassState) -> None:
@@ -179,8 +182,12 @@ class Runtime:
         return comms[row]
 
     def _post_collective(self, st: _ClassState, i: int, op: Op) -> None:
-        group = self.trace.groups[op.group]
-        cid, rows, classes = self.members.component(group, st.cls)
+        ck = (st.cls.index, op.group)
+        comp = self._component.get(ck)
+        if comp is None:
+            comp = self._component[ck] = self.members.component(self.trace.groups[op.group],
+                                                                st.cls)
+        cid, rows, classes = comp
         seq = st.coll_count[op.group]
         st.coll_count[op.group] += 1
         key = (op.group, cid, seq)

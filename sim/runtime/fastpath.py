@@ -83,6 +83,7 @@ class FastPath:
         self.memo: dict[tuple, tuple[float, LinkBytes, float]] = {}
         self.p2p_memo: dict[tuple, tuple[float, LinkBytes, float]] = {}
         self.eligible: set[tuple[str, int]] = set()
+        self._by_op: dict[tuple[int, int], object] = {}   # (id(op), component) -> memo entry
         self.replayed = 0
         self.p2p_replayed = 0
         self._analyse()
@@ -195,8 +196,13 @@ class FastPath:
 
     def try_replay(self, op: Op, cid: int, done) -> bool:
         """Replay ``op`` from the memo if its component is eligible; False -> plain path."""
-        if (op.group, cid) not in self.eligible:
+        got = self._by_op.get((id(op), cid))
+        if got is None:
+            got = (self.memo[self.key(op, cid)]
+                   if (op.group, cid) in self.eligible else False)
+            self._by_op[(id(op), cid)] = got
+        if got is False:
             return False
-        self._replay(self.memo[self.key(op, cid)], done)
+        self._replay(got, done)
         self.replayed += 1
         return True
