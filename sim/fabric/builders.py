@@ -28,6 +28,7 @@ Switch counts follow from ``radix`` (ports of the link width of that tier): e.g.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -107,34 +108,19 @@ def cluster(name: str, *, gpus: int, gpus_per_rack: int = 32, scaleup_size: int 
         racks_per_row = max(racks_per_row, racks_per_domain)
         racks_per_row -= racks_per_row % racks_per_domain
     n_racks = math.ceil(gpus / gpus_per_rack)
-    gpu_rack = np.zeros(gpus, dtype=np.int64)
-    row_net_rack: dict[int, int] = {}
-    rack_row: list[int] = []
-    rack_ids: list[int] = []
-    for r0 in range(0, n_racks, racks_per_row):
-        row = floor.new_row()
-        n_here = min(racks_per_row, n_racks - r0)
-        for k in range(n_here):
-            if k == n_here // 2:
-                row_net_rack[row] = floor.new_rack(row)
-            rack_ids.append(floor.new_rack(row))
-            rack_row.append(row)
-        if n_here == 1 and row not in row_net_rack:
-            row_net_rack[row] = floor.new_rack(row)
-    gpu_rack = np.array(rack_ids)[np.arange(gpus) // gpus_per_rack]
-    gpu_row = np.array(rack_row)[np.arange(gpus) // gpus_per_rack]
+    rack_ids, rack_row, row_net = _rows_of_racks(floor, n_racks, racks_per_row)
+    gpu_rack = rack_ids[np.arange(gpus) // gpus_per_rack]
+    gpu_row = rack_row[np.arange(gpus) // gpus_per_rack]
     domain = np.arange(gpus) // scaleup_size
-    gid = np.array([b.add_gpu(f"gpu{i}", int(gpu_rack[i]), int(domain[i])) for i in range(gpus)])
+    gid = b.add_nodes("gpu", "gpu", gpus, prefix="gpu", rack=gpu_rack, domain=domain)
 
     # --- scale-up
     if scaleup_size > 1:
         n_dom = gpus // scaleup_size
-        sw = np.zeros(n_dom, dtype=np.int64)
-        for d in range(n_dom):
-            first = d * scaleup_size
-            rack = (int(gpu_rack[first]) if racks_per_domain == 1
-                    else row_net_rack[int(gpu_row[first])])
-            sw[d] = b.add_switch(f"nvs{d}", "scaleup", rack, su_lat)
+        first = np.arange(n_dom) * scaleup_size
+        rack = gpu_rack[first] if racks_per_domain == 1 else row_net[gpu_row[first]]
+        sw = b.add_nodes("switch", "scaleup", n_dom, prefix="nvs", rack=rack,
+                         switch_latency_s=su_lat)
         length = None if scaleup_length_m is None else np.full(gpus, scaleup_length_m)
         if scaleup_bandwidth_bps is not None:
             b.add_cables(gid, sw[domain], "scaleup", bandwidth_bps=scaleup_bandwidth_bps,
@@ -168,20 +154,15 @@ def cluster(name: str, *, gpus: int, gpus_per_rack: int = 32, scaleup_size: int 
     spine_rack_fill = [None, switches_per_rack]
     core_rack_fill = [None, switches_per_rack]
 
-    def place(fill, row):
-        if fill[0] is None or fill[1] >= switches_per_rack:
-            fill[0], fill[1] = floor.new_rack(row), 0
-        fill[1] += 1
-        return fill[0]
+    def place(fill, row, count):
+        return _place(floor, fill, row, count, switches_per_rack)
 
     for p in range(planes):
         tag = f"p{p}." if planes > 1 else ""
-        leaves = np.zeros(n_leaves, dtype=np.int64)
         first_gpu = np.zeros(n_leaves, dtype=np.int64)
         first_gpu[leaf_idx[::-1]] = np.arange(gpus)[::-1]     # lowest GPU index per leaf
-        for li in range(n_leaves):
-            leaves[li] = b.add_switch(f"{tag}leaf{li}", "leaf",
-                                      row_net_rack[int(gpu_row[first_gpu[li]])])
+        leaves = b.add_nodes("switch", "leaf", n_leaves, prefix=f"{tag}leaf",
+                             rack=row_net[gpu_row[first_gpu]])
         _bundle(b, gid, leaves[leaf_idx], "leaf", 1, lanes_pp, nic_lane_rate_bps, ideal)
         if tiers == 1:
             continue
@@ -192,9 +173,8 @@ def cluster(name: str, *, gpus: int, gpus_per_rack: int = 32, scaleup_size: int 
             if n_leaves * up / n_sp > radix:
                 raise CposimError(f"{n_leaves} leaves exceed a 2-tier fabric of radix {radix}; "
                                   "use tiers=3", field="tiers")
-            spines = np.array([b.add_switch(f"{tag}spine{s}", "spine",
-                                            place(spine_rack_fill, spine_row))
-                               for s in range(n_sp)])
+            spines = b.add_nodes("switch", "spine", n_sp, prefix=f"{tag}spine",
+                                 rack=place(spine_rack_fill, spine_row, n_sp))
             a_, c_ = np.meshgrid(leaves, spines, indexing="ij")
             _bundle(b, a_.ravel(), c_.ravel(), "spine", up // n_sp, lanes_pp, nic_lane_rate_bps,
                     ideal)
@@ -210,18 +190,21 @@ def cluster(name: str, *, gpus: int, gpus_per_rack: int = 32, scaleup_size: int 
         n_core = _divisor_at_least(sp_up, math.ceil(n_pods * sp_up / radix))
         if core_row is None:
             core_row = floor.new_row()
-        spines = np.zeros((n_pods, n_sp), dtype=np.int64)
+        spines = b.add_nodes("switch", "spine", n_pods * n_sp,
+                             names=[f"{tag}pod{pod}.spine{s}" for pod in range(n_pods)
+                                    for s in range(n_sp)],
+                             rack=place(spine_rack_fill, spine_row, n_pods * n_sp))
+        spines = spines.reshape(n_pods, n_sp)
         for pod in range(n_pods):
-            for s in range(n_sp):
-                spines[pod, s] = b.add_switch(f"{tag}pod{pod}.spine{s}", "spine",
-                                              place(spine_rack_fill, spine_row))
             lv = leaves[pod * pl:(pod + 1) * pl]
             a_, c_ = np.meshgrid(lv, spines[pod], indexing="ij")
             _bundle(b, a_.ravel(), c_.ravel(), "spine", up // n_sp, lanes_pp, nic_lane_rate_bps,
                     ideal)
-        cores = np.array([[b.add_switch(f"{tag}core{g}.{c}", "core",
-                                        place(core_rack_fill, core_row))
-                           for c in range(n_core)] for g in range(n_sp)])
+        cores = b.add_nodes("switch", "core", n_sp * n_core,
+                            names=[f"{tag}core{g}.{c}" for g in range(n_sp)
+                                   for c in range(n_core)],
+                            rack=place(core_rack_fill, core_row, n_sp * n_core))
+        cores = cores.reshape(n_sp, n_core)
         for g in range(n_sp):
             a_, c_ = np.meshgrid(spines[:, g], cores[g], indexing="ij")
             _bundle(b, a_.ravel(), c_.ravel(), "core", sp_up // n_core, lanes_pp,
@@ -229,6 +212,50 @@ def cluster(name: str, *, gpus: int, gpus_per_rack: int = 32, scaleup_size: int 
         b.notes.update({"pods": n_pods, "pod_leaves": pl, "spines_per_pod": n_sp,
                         "core_groups": n_sp, "cores_per_group": n_core})
     return b
+
+
+def _rows_of_racks(floor, n_racks: int, racks_per_row: int):
+    """Rows of ``racks_per_row`` compute racks with a network rack in the middle of each row
+    (before compute rack ``n // 2`` of a row of ``n``): compute rack ids, their rows, and
+    the network rack of each row (an array indexed by row id; -1 for rows made elsewhere)."""
+    n_rows = math.ceil(n_racks / racks_per_row)
+    rows = np.array([floor.new_row() for _ in range(n_rows)], dtype=np.int64)
+    n_here = np.minimum(racks_per_row, n_racks - np.arange(n_rows) * racks_per_row)
+    seq_row = np.repeat(rows, n_here + 1)            # rack allocations in order, row by row
+    pos = np.arange(seq_row.size) - np.repeat(np.cumsum(n_here + 1) - (n_here + 1), n_here + 1)
+    net = pos == np.repeat(n_here // 2, n_here + 1)
+    ids = floor.new_racks(seq_row)
+    row_net = np.full(floor.n_rows, -1, dtype=np.int64)
+    row_net[rows] = ids[net]
+    return ids[~net], seq_row[~net], row_net
+
+
+def _place(floor, fill, row, count: int, per_rack) -> np.ndarray:
+    """Racks for ``count`` switches in ``row``: ``fill`` = [current rack, switches in it]; a new
+    rack when it holds ``per_rack`` (the rule of placing them one by one, in bulk)."""
+    if not (isinstance(per_rack, numbers.Real) and math.isfinite(per_rack)):
+        return np.array([_place_one(floor, fill, row, per_rack) for _ in range(count)],
+                        dtype=np.int64)
+    cap = max(1, math.ceil(per_rack))                # switches a rack takes
+    out = np.empty(count, dtype=np.int64)
+    k = 0
+    if fill[0] is not None and fill[1] < per_rack:
+        k = min(count, cap - int(fill[1]))
+        out[:k] = fill[0]
+        fill[1] += k
+    rest = count - k
+    if rest > 0:
+        racks = floor.new_racks(np.full(math.ceil(rest / cap), row, dtype=np.int64))
+        out[k:] = np.repeat(racks, cap)[:rest]
+        fill[0], fill[1] = int(racks[-1]), rest - (racks.size - 1) * cap
+    return out
+
+
+def _place_one(floor, fill, row, per_rack) -> int:
+    if fill[0] is None or fill[1] >= per_rack:
+        fill[0], fill[1] = floor.new_rack(row), 0
+    fill[1] += 1
+    return fill[0]
 
 
 def _need(value, field: str):
@@ -259,8 +286,9 @@ def torus(name: str, *, dims, lanes: int = 8, lane_rate_bps: float = 100e9,
         if r % racks_per_row == 0:
             row = b.floor.new_row()
         rack_ids.append(b.floor.new_rack(row))
-    ids = np.array([b.add_gpu(f"gpu{i}", rack_ids[i // gpus_per_rack], 0, hop_latency_s)
-                    for i in range(n)])
+    ids = b.add_nodes("gpu", "gpu", n, prefix="gpu",
+                      rack=np.array(rack_ids, dtype=np.int64)[np.arange(n) // gpus_per_rack],
+                      switch_latency_s=hop_latency_s, domain=0)
     coords = np.array(np.unravel_index(np.arange(n), dims)).T
     a_all, c_all = [], []
     for axis, size in enumerate(dims):

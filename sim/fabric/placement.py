@@ -85,3 +85,26 @@ class Floor:
         self.slot_of.append(slot)
         self.n_racks += 1
         return self.n_racks - 1
+
+    def new_racks(self, rows) -> np.ndarray:
+        """``len(rows)`` racks at once, as if ``new_rack(r)`` were called for each ``r`` in turn."""
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        first = self.n_racks
+        if rows.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        order = np.argsort(rows, kind="stable")
+        srt = rows[order]
+        start = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1]])     # first of each row
+        count = np.diff(np.r_[start, srt.size])
+        rank = np.empty(rows.size, dtype=np.int64)                  # k-th rack of its row
+        rank[order] = np.arange(srt.size) - np.repeat(start, count)
+        base = np.array([self._next_slot.get(int(r), 0) for r in srt[start]], dtype=np.int64)
+        slots = np.empty(rows.size, dtype=np.int64)
+        slots[order] = np.repeat(base, count)
+        slots += rank
+        for r, b, c in zip(srt[start].tolist(), base.tolist(), count.tolist()):
+            self._next_slot[r] = b + c
+        self.row_of.extend(rows.tolist())
+        self.slot_of.extend(slots.tolist())
+        self.n_racks += rows.size
+        return np.arange(first, self.n_racks, dtype=np.int64)

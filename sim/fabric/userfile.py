@@ -42,6 +42,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal, Union
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sim.errors import CposimError
@@ -166,18 +167,22 @@ def topology_from_spec(data: dict, *, source: str | None, policy=None, tier_poli
             if name in ids:
                 raise CposimError(f"duplicate node name '{name}'", file=source,
                                   field=f"{where}.name")
-            if node.kind == "gpu":
-                if node.domain is None:
-                    dom, next_domain = next_domain, next_domain + 1
-                else:
-                    dom = node.domain
-                ids[name] = b.add_gpu(name, rack, dom, 0.0 if lat is None else lat)
+            if node.kind != "gpu" and node.tier is None:
+                raise CposimError("a switch needs a tier (" + ", ".join(TIERS) + ")",
+                                  file=source, field=f"{where}.tier")
+        if node.kind == "gpu":
+            if node.domain is None:
+                dom = np.arange(next_domain, next_domain + len(names), dtype=np.int64)
+                next_domain += len(names)
             else:
-                if node.tier is None:
-                    raise CposimError("a switch needs a tier (" + ", ".join(TIERS) + ")",
-                                      file=source, field=f"{where}.tier")
-                ids[name] = b.add_switch(name, node.tier, rack, lat)
-    if not b.gpu_ids:
+                dom = node.domain
+            new = b.add_nodes("gpu", "gpu", len(names), names=names, rack=rack,
+                              switch_latency_s=0.0 if lat is None else lat, domain=dom)
+        else:
+            new = b.add_nodes("switch", node.tier, len(names), names=names, rack=rack,
+                              switch_latency_s=lat)
+        ids.update(zip(names, new.tolist()))
+    if not b.n_gpus:
         raise CposimError("a topology needs at least one GPU", file=source, field="nodes")
     for i, link in enumerate(spec.links):
         where = f"links[{i}]"
