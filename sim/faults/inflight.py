@@ -29,7 +29,6 @@ import numpy as np
 import simpy
 
 from sim.errors import CposimError
-from sim.fabric.base import PRIORITY_LOW
 from sim.fabric.flow import FlowFabric
 from sim.fabric.routing import RouteGraph, Router
 
@@ -184,8 +183,5 @@ class FaultableFlowFabric(FlowFabric):
             self.r_rid = self.router.route_ids(src, dst)
             self.r_lat = self.router.table()[3][self.r_rid]
             self.r_rate = np.zeros(self.r_rid.size)
-        self._touched[:] = True
         self._version += 1                 # the pending completion time is stale
-        if not self._solve_pending:
-            self._solve_pending = True
-            self._at(0.0, self._on_solve, PRIORITY_LOW)
+        self._touch_all()
