@@ -72,6 +72,7 @@ class FlowFabric(FabricBase):
         self._t_last = env.now
         self._touched = np.zeros(topology.n_links, dtype=bool)
         self._touched_idx: list[np.ndarray] = []
+        self._mask = np.zeros(topology.n_links, dtype=bool)
         self._touched_all = False
         self._solve_pending = False
         self._version = 0
@@ -164,9 +165,11 @@ class FlowFabric(FabricBase):
             return None
         if self.r_rid.size:
             _, e_link, _ = self._entries(np.arange(self.r_rid.size))
-            busy = np.zeros(self.topology.n_links, dtype=bool)
+            busy = self._mask                  # all False between uses
             busy[e_link] = True
-            if busy[wave.links].any():
+            shared = busy[wave.links].any()
+            busy[e_link] = False
+            if shared:
                 return None
         ev = simpy.Event(self.env)
         res = _Reservation(self._next_res, wave.links, self.env.now, int(count), wave, ev)
@@ -215,9 +218,8 @@ class FlowFabric(FabricBase):
             wave.single_epoch = bool(np.isfinite(wave.transfer_s)
                                      and (left <= _DONE_REL * wave.size).all())
             wave.duration_s = wave.transfer_s + float(wave.lat.max())
-            wave.links = np.unique(e_link)
-            wave.link_bytes = np.bincount(e_link, weights=np.repeat(wave.size * wave.w, rl)
-                                          * e_coef, minlength=self.topology.n_links)
+            wave.link_bytes = LinkBytes.of(e_link, np.repeat(wave.size * wave.w, rl) * e_coef)
+            wave.links = wave.link_bytes.links
             wave.bytes = float(size.sum())
             wave.n_flows = int(size.size)
         if len(self._wave_memo) >= _MEMO_ENTRIES:
@@ -233,7 +235,8 @@ class FlowFabric(FabricBase):
     def _book(self, res: _Reservation, waves: int) -> None:
         w = res.wave
         if waves > 0:
-            self.account(w.link_bytes * waves, w.bytes * waves)
+            lb = w.link_bytes
+            self.account(LinkBytes(lb.links, lb.bytes * waves), w.bytes * waves)
             self.stats["flows"] += w.n_flows * waves
 
     def _end_reservation(self, res: _Reservation) -> None:
