@@ -17,8 +17,9 @@ Cases (full run; ``--quick`` shrinks every one to a smoke test of a few seconds)
 * ``packet``: SimPy events per wall second of the ``packet`` model (bench_fabric).
 * ``equal-*``: the case with every speed-up and on the plain path (``fast_forward=False``:
   full schedules wave by wave, no runtime replay); the largest relative difference over the
-  reported numbers (iteration / collective time, its breakdown, bytes, energy) must be
-  <= 1e-9. The wall time is that of both runs; ``plain_wall_s`` the plain one.
+  reported numbers (iteration / collective time, its breakdown, bytes delivered, bytes carried
+  by the links, dynamic link energy) must be <= 1e-9. The wall time is that of both runs;
+  ``plain_wall_s`` the plain one.
 
 Each case runs in a fresh child process (peak memory = the child's peak RSS, which includes
 the ~0.1 GB of Python + numpy + pandas). The first run counts SimPy events (every
@@ -102,8 +103,11 @@ def gpt3_case(n: int, fidelity: str, fast: bool = True) -> dict:
     topo = build_topology("dgx-h100-superpod", gpus=n, policy="copper-first")
     res = simulate(trace, topo, fidelity=fidelity, fast_forward=fast)
     s = res.summary
+    fab = res.fabric
     return {"sim_time_s": res.iteration_s, "compute_s": s["compute_s"],
             "exposed_comm_s": s["exposed_comm_s"], "bubble_s": s["bubble_s"],
+            "bytes_delivered": fab.bytes_delivered, "link_bytes": float(fab.link_bytes.sum()),
+            "energy_j": fab.energy_j(),
             "collectives": s["collectives_launched"], "replayed": s["collectives_replayed"]}
 
 
