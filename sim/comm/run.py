@@ -309,7 +309,7 @@ def _link_accounting(fabric, src, dst, nbytes):
         ptr, links, coef, _, _ = router.table()
         lens = ptr[rid + 1] - ptr[rid]
         idx = np.repeat(ptr[rid] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
-        lb = LinkBytes.of(links[idx], np.repeat(nbytes, lens) * coef[idx])
+        lb = LinkBytes.of(links[idx], np.repeat(nbytes, lens) * coef[idx], topo.n_links)
     else:
         per_link = np.zeros(len(topo.capacity_bps))
         for a, b, x in zip(src.tolist(), dst.tolist(), nbytes.tolist()):

@@ -29,7 +29,8 @@ class AnalyticalFabric(FabricBase):
         lens = ptr[rids + 1] - ptr[rids]
         e_flow = np.repeat(np.arange(size.size), lens)
         idx = np.repeat(ptr[rids] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
-        return lat[rids] + ser, LinkBytes.of(links[idx], size[e_flow] * coef[idx])
+        return lat[rids] + ser, LinkBytes.of(links[idx], size[e_flow] * coef[idx],
+                                             self.topology.n_links)
 
     def start_flows(self, src_gpu, dst_gpu, size_bytes) -> simpy.Event:
         src, dst, size = self._check(src_gpu, dst_gpu, size_bytes)

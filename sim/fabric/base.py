@@ -28,11 +28,17 @@ class LinkBytes(NamedTuple):
     bytes: np.ndarray
 
     @classmethod
-    def of(cls, link_ids: np.ndarray, weights: np.ndarray) -> LinkBytes:
-        """Sum ``weights`` per link id (ids may repeat)."""
+    def of(cls, link_ids: np.ndarray, weights: np.ndarray, n_links: int = 0) -> LinkBytes:
+        """Sum ``weights`` per link id (ids may repeat). With ``n_links`` and many ids, a
+        dense count beats sorting them (same sums: both add in input order)."""
         link_ids = np.asarray(link_ids, dtype=np.int64)
         if not link_ids.size:
             return cls(np.zeros(0, np.int64), np.zeros(0))
+        if n_links and 16 * link_ids.size > n_links:
+            dense = np.bincount(link_ids, weights=weights, minlength=n_links)
+            used = np.bincount(link_ids, minlength=n_links) > 0
+            links = np.flatnonzero(used)
+            return cls(links, dense[links])
         uniq, inv = np.unique(link_ids, return_inverse=True)
         return cls(uniq, np.bincount(inv.ravel(), weights=weights, minlength=uniq.size))
 

@@ -218,7 +218,8 @@ class FlowFabric(FabricBase):
             wave.single_epoch = bool(np.isfinite(wave.transfer_s)
                                      and (left <= _DONE_REL * wave.size).all())
             wave.duration_s = wave.transfer_s + float(wave.lat.max())
-            wave.link_bytes = LinkBytes.of(e_link, np.repeat(wave.size * wave.w, rl) * e_coef)
+            wave.link_bytes = LinkBytes.of(e_link, np.repeat(wave.size * wave.w, rl) * e_coef,
+                                            self.topology.n_links)
             wave.links = wave.link_bytes.links
             wave.bytes = float(size.sum())
             wave.n_flows = int(size.size)
@@ -450,7 +451,7 @@ class FlowFabric(FabricBase):
         e_row, e_link, e_coef = self._entries(rows)
         sent = (self.r_size * self.r_w)[e_row] * e_coef
         # sparse: a dense bincount over 10^6 links per completion was most of a 131k-GPU run
-        lb = LinkBytes.of(e_link, sent)
+        lb = LinkBytes.of(e_link, sent, self.topology.n_links)
         self._link_bytes_done[lb.links] += lb.bytes
         grp_ids = self.r_grp[rows]
         order = np.argsort(grp_ids, kind="stable")
