@@ -55,7 +55,7 @@ class Membership:
         for c in classes:
             self.class_of_rank[c.ranks] = c.index
         self._components: dict[str, tuple[np.ndarray, list[np.ndarray]]] = {}
-        self._row_of_rank: dict[str, np.ndarray] = {}
+        self._row_of_rank: dict[object, np.ndarray] = {}   # also ("col", name) entries
 
     def row_of_rank(self, group: Group) -> np.ndarray:
         """rank -> index of its communicator in ``group`` (-1 when not a member)."""
@@ -66,6 +66,17 @@ class Membership:
             rows[group.members.ravel()] = np.repeat(np.arange(n), size)
             self._row_of_rank[group.name] = rows
         return rows
+
+    def _col_of_rank(self, group: Group) -> np.ndarray:
+        """rank -> its position within its communicator of ``group``."""
+        key = ("col", group.name)
+        cols = self._row_of_rank.get(key)
+        if cols is None:
+            cols = np.full(self.trace.world_size, -1, dtype=np.int64)
+            n, size = group.members.shape
+            cols[group.members.ravel()] = np.tile(np.arange(size), n)
+            self._row_of_rank[key] = cols
+        return cols
 
     def component(self, group: Group, cls: RankClass) -> tuple[int, np.ndarray, np.ndarray]:
         """(component id, communicator rows, participating classes) for ``cls`` on ``group``.
@@ -137,7 +148,7 @@ class Membership:
             raise CposimError(f"rank {int(cls.ranks[rows < 0][0])} is not in group {op.group!r}",
                               field=f"op {op.id} ({op.name})")
         size = group.size
-        pos = np.nonzero(group.members[rows] == cls.ranks[:, None])[1]
+        pos = self._col_of_rank(group)[cls.ranks]
         # cyclic, so interleaved pipelines can hand the last stage's chunk to the first stage
         target = (pos + op.peer_offset) % size
         return group.members[rows, target]
