@@ -148,3 +148,15 @@ def test_errors_name_the_line_of_the_op(tmp_path):
     with pytest.raises(CposimError, match="cycle") as ei:
         read_native(p)
     assert ei.value.line == j + 1
+
+
+def test_rank_ids_beyond_64_bits_are_a_clear_error(tmp_path):
+    """JSON integers have no size limit; numpy's int64 does (found by hypothesis)."""
+    doc = {"format": "cposim-trace", "version": 1, "world_size": 2,
+           "groups": {"g": {"members": [[0, 2 ** 63]]}},
+           "programs": [{"ranks": [0, 1], "ops": []}]}
+    path = tmp_path / "big.cposim.json"
+    path.write_text(json.dumps(doc, indent=1))
+    with pytest.raises(CposimError, match="below 2\\*\\*63") as err:
+        read_trace(path)
+    assert err.value.field == "groups.g.members" and "big.cposim.json" in str(err.value)

@@ -122,14 +122,23 @@ def _ranks_to_json(ranks: np.ndarray) -> list:
     return out
 
 
-def _ranks_from_model(items: list) -> np.ndarray:
+def _ranks_from_model(items: list, source: str = "<trace>", field: str = "ranks") -> np.ndarray:
     parts = []
     for it in items:
         if isinstance(it, RankRange):
             parts.extend(range(it.start, it.stop, it.step))
         else:
             parts.append(int(it))
-    return np.asarray(parts, dtype=np.int64)
+    return _int64(parts, source, field)
+
+
+def _int64(values, source: str, field: str) -> np.ndarray:
+    """Rank ids as int64, or a clear error for ids beyond 64 bits (JSON allows any size)."""
+    try:
+        return np.asarray(values, dtype=np.int64)
+    except OverflowError:
+        raise CposimError("rank ids must be integers below 2**63", file=source,
+                          field=field) from None
 
 
 _OP_DEFAULTS = {name: OpModel.model_fields[name].get_default(call_default_factory=True)
@@ -245,7 +254,7 @@ def _from_document(doc: dict, source: str) -> Trace:
         if not rows or any(len(r) != len(rows[0]) for r in rows) or not rows[0]:
             raise CposimError("members must be a non-empty list of equal-length rows",
                               file=source, field=f"groups.{name}.members")
-        groups[name] = Group(name, np.asarray(rows, dtype=np.int64))
+        groups[name] = Group(name, _int64(rows, source, f"groups.{name}.members"))
     programs = []
     for pm in m.programs:
         ops = [Op(id=o.id, kind=o.kind, name=o.name, deps=tuple(o.deps),
@@ -254,7 +263,9 @@ def _from_document(doc: dict, source: str) -> Trace:
                   split_bytes=tuple(o.split_bytes) if o.split_bytes is not None else None,
                   peer=o.peer, peer_offset=o.peer_offset, tag=o.tag, algorithm=o.algorithm,
                   layer=o.layer, phase=o.phase) for o in pm.ops]
-        programs.append(Program(_ranks_from_model(pm.ranks), ops, name=pm.name))
+        programs.append(Program(_ranks_from_model(pm.ranks, source,
+                                                  f"programs.{len(programs)}.ranks"),
+                                ops, name=pm.name))
     return Trace(m.world_size, programs, groups, dict(m.metadata)).validate(source)
 
 
