@@ -32,6 +32,7 @@ from sim.comm.periodic import PeriodicSchedule, periodic_schedule
 from sim.comm.schedule import Schedule, Waves, to_waves
 from sim.errors import CposimError
 from sim.fabric.base import LinkBytes
+from sim.fabric.routing import route_entries
 
 log = logging.getLogger(__name__)
 
@@ -307,9 +308,8 @@ def _link_accounting(fabric, src, dst, nbytes):
     elif router is not None:
         rid = router.route_ids(src, dst)
         ptr, links, coef, _, _ = router.table()
-        lens = ptr[rid + 1] - ptr[rid]
-        idx = np.repeat(ptr[rid] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
-        lb = LinkBytes.of(links[idx], np.repeat(nbytes, lens) * coef[idx], topo.n_links)
+        e_flow, idx = route_entries(ptr, rid)
+        lb = LinkBytes.of(links[idx], nbytes[e_flow] * coef[idx], topo.n_links)
     else:
         per_link = np.zeros(len(topo.capacity_bps))
         for a, b, x in zip(src.tolist(), dst.tolist(), nbytes.tolist()):

@@ -11,6 +11,7 @@ import numpy as np
 import simpy
 
 from sim.fabric.base import FabricBase, LinkBytes
+from sim.fabric.routing import route_entries
 
 
 class AnalyticalFabric(FabricBase):
@@ -26,9 +27,7 @@ class AnalyticalFabric(FabricBase):
         ptr, links, coef, lat, bneck = self.router.table()
         with np.errstate(divide="ignore", invalid="ignore"):
             ser = np.where(size > 0, size * 8.0 / bneck[rids], 0.0)
-        lens = ptr[rids + 1] - ptr[rids]
-        e_flow = np.repeat(np.arange(size.size), lens)
-        idx = np.repeat(ptr[rids] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
+        e_flow, idx = route_entries(ptr, rids)
         return lat[rids] + ser, LinkBytes.of(links[idx], size[e_flow] * coef[idx],
                                              self.topology.n_links)
 

@@ -23,6 +23,7 @@ import simpy
 
 from sim.fabric.base import PRIORITY_LOW, FabricBase, LinkBytes
 from sim.fabric.maxmin import maxmin_rates
+from sim.fabric.routing import route_entries
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ class FlowFabric(FabricBase):
             wave.w = np.diff(np.append(first, order.size)).astype(np.float64)
             wave.lat = lat[wave.rid]
             rl = ptr[wave.rid + 1] - ptr[wave.rid]
-            idx = np.repeat(ptr[wave.rid] - (np.cumsum(rl) - rl), rl) + np.arange(rl.sum())
+            e_row, idx = route_entries(ptr, wave.rid)
             e_link, e_coef = links[idx], coef[idx]
             indptr = np.concatenate(([0], np.cumsum(rl)))
             rate, rounds = maxmin_rates(indptr, e_link, cap, e_coef, wave.w, return_rounds=True)
@@ -218,7 +219,7 @@ class FlowFabric(FabricBase):
             wave.single_epoch = bool(np.isfinite(wave.transfer_s)
                                      and (left <= _DONE_REL * wave.size).all())
             wave.duration_s = wave.transfer_s + float(wave.lat.max())
-            wave.link_bytes = LinkBytes.of(e_link, np.repeat(wave.size * wave.w, rl) * e_coef,
+            wave.link_bytes = LinkBytes.of(e_link, (wave.size * wave.w)[e_row] * e_coef,
                                             self.topology.n_links)
             wave.links = wave.link_bytes.links
             wave.bytes = float(size.sum())
@@ -251,8 +252,7 @@ class FlowFabric(FabricBase):
     def _break_reservations(self, rids: np.ndarray) -> None:
         """New flows on reserved links: turn those reservations into ordinary rows now."""
         ptr, links, _, _, _ = self.router.table()
-        lens = ptr[rids + 1] - ptr[rids]
-        idx = np.repeat(ptr[rids] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
+        _, idx = route_entries(ptr, rids)
         hit = np.unique(self._reserved[links[idx]])
         for r in hit[hit >= 0].tolist():
             self._materialise(self._reservations[r])
@@ -320,17 +320,12 @@ class FlowFabric(FabricBase):
     def _entries(self, rows: np.ndarray):
         """(row, link, coef) incidence entries of the given active rows, row-major."""
         ptr, links, coef, _, _ = self.router.table()
-        rid = self.r_rid[rows]
-        lens = ptr[rid + 1] - ptr[rid]
-        e_row = np.repeat(rows, lens)
-        idx = np.repeat(ptr[rid] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
-        return e_row, links[idx], coef[idx]
+        seg, idx = route_entries(ptr, self.r_rid[rows])
+        return rows[seg], links[idx], coef[idx]
 
     def _touch(self, rids: np.ndarray) -> None:
         ptr, links, _, _, _ = self.router.table()
-        lens = ptr[rids + 1] - ptr[rids]
-        idx = np.repeat(ptr[rids] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
-        touched = links[idx]
+        touched = links[route_entries(ptr, rids)[1]]
         self._touched[touched] = True
         self._touched_idx.append(touched)
         if not self._solve_pending:

@@ -111,6 +111,12 @@ def _segments(starts: np.ndarray, counts: np.ndarray):
     return seg, idx
 
 
+def route_entries(ptr: np.ndarray, rids: np.ndarray):
+    """Entries of routes ``rids`` in a CSR route table (pointer ``ptr``), route by route:
+    (index into ``rids`` of each entry, index into the table's links / coef)."""
+    return _segments(ptr[rids], ptr[rids + 1] - ptr[rids])
+
+
 def _csr(rep: np.ndarray, n: int):
     """(start, count) of each of ``n`` groups in an array grouped by ``rep`` (sorted)."""
     count = np.bincount(rep, minlength=n)

@@ -55,7 +55,8 @@ class Membership:
         for c in classes:
             self.class_of_rank[c.ranks] = c.index
         self._components: dict[str, tuple[np.ndarray, list[np.ndarray]]] = {}
-        self._row_of_rank: dict[object, np.ndarray] = {}   # also ("col", name) entries
+        self._row_of_rank: dict[str, np.ndarray] = {}
+        self._col_of: dict[str, np.ndarray] = {}
 
     def row_of_rank(self, group: Group) -> np.ndarray:
         """rank -> index of its communicator in ``group`` (-1 when not a member)."""
@@ -69,13 +70,12 @@ class Membership:
 
     def _col_of_rank(self, group: Group) -> np.ndarray:
         """rank -> its position within its communicator of ``group``."""
-        key = ("col", group.name)
-        cols = self._row_of_rank.get(key)
+        cols = self._col_of.get(group.name)
         if cols is None:
             cols = np.full(self.trace.world_size, -1, dtype=np.int64)
             n, size = group.members.shape
             cols[group.members.ravel()] = np.tile(np.arange(size), n)
-            self._row_of_rank[key] = cols
+            self._col_of[group.name] = cols
         return cols
 
     def component(self, group: Group, cls: RankClass) -> tuple[int, np.ndarray, np.ndarray]:

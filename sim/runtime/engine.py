@@ -97,7 +97,6 @@ class Runtime:
             lambda: {"send": deque(), "recv": deque()})
         self._comm_cache: dict[str, list] = {}
         self._peers: dict[tuple, tuple[np.ndarray, int]] = {}
-        self._component: dict[tuple, tuple] = {}
         self.collectives_launched = 0
         self.fast_forward = bool(fast_forward)
         self.fastpath = None
@@ -182,12 +181,7 @@ class Runtime:
         return comms[row]
 
     def _post_collective(self, st: _ClassState, i: int, op: Op) -> None:
-        ck = (st.cls.index, op.group)
-        comp = self._component.get(ck)
-        if comp is None:
-            comp = self._component[ck] = self.members.component(self.trace.groups[op.group],
-                                                                st.cls)
-        cid, rows, classes = comp
+        cid, rows, classes = self.members.component(self.trace.groups[op.group], st.cls)
         seq = st.coll_count[op.group]
         st.coll_count[op.group] += 1
         key = (op.group, cid, seq)
