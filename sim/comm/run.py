@@ -32,7 +32,7 @@ from sim.comm.periodic import PeriodicSchedule, periodic_schedule
 from sim.comm.schedule import Schedule, Waves, to_waves
 from sim.errors import CposimError
 from sim.fabric.base import LinkBytes
-from sim.fabric.routing import route_entries
+from sim.fabric.pairs import pair_routes
 
 log = logging.getLogger(__name__)
 
@@ -195,19 +195,20 @@ def _groups(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root,
     """The communicators' schedules, grouped by plan key (groups in order of first
     appearance, communicators in order within a group)."""
     dom = getattr(fabric.topology, "scaleup_domain", None)
-    flat, stacked = _flat_rows(comms, dom)
+    flat, stacked = _flat_rows(comms, dom, fabric.topology.n_gpus)
     groups: dict[tuple, _Group] = {}
-    shared: dict[tuple, _Group] = {}
+    shared: dict[int, _Group] = {}
     uniform_split = split_bytes is None or np.ndim(split_bytes) < 3
-    for i, c in enumerate(comms):
-        if flat[i] and uniform_split:
+    sizes = [c.ranks.size for c in comms]
+    for i, (c, is_flat, n) in enumerate(zip(comms, flat.tolist(), sizes)):
+        if is_flat and uniform_split:
             # no scale-up structure to exploit and the same inputs for every such
             # communicator: the key and schedule are looked up once per size
-            g = shared.get(c.size)
+            g = shared.get(n)
             if g is not None:
                 g.comms.append(c)
                 continue
-        if flat[i]:
+        if is_flat:
             alg = _auto_flat(op) if algorithm == "auto" else algorithm
             layout = None
         else:
@@ -217,14 +218,14 @@ def _groups(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root,
             raise CposimError(f"communicator {c.name!r} does not span several scale-up domains "
                               "with the same number of ranks in each; hierarchical needs that",
                               field="algorithm")
-        split = _split_matrix(split_bytes, c.size, i, len(comms))
-        key = _plan_key(op, alg, c.size, size_bytes, root, layout, split, intra, inter)
+        split = _split_matrix(split_bytes, n, i, len(comms))
+        key = _plan_key(op, alg, n, size_bytes, root, layout, split, intra, inter)
         g = groups.get(key)
         if g is None:
             g = groups[key] = _Group(key, _cached_schedule(*key, periodic=periodic), [], chunks)
         g.comms.append(c)
-        if flat[i] and uniform_split:
-            shared[c.size] = g
+        if is_flat and uniform_split:
+            shared[n] = g
     out = list(groups.values())
     if len(out) == 1 and len(stacked) == 1:     # the common case: reuse the stacked endpoints
         out[0]._eps = next(iter(stacked.values()))
@@ -247,15 +248,20 @@ def _auto_flat(op: str) -> str:
     return "ring"
 
 
-def _flat_rows(comms, dom) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+def _flat_rows(comms, dom, n_gpus: int) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Which communicators certainly have no domain layout (see :func:`domain_layout`):
     all ranks in one domain, or every rank in its own — decided for all at once, since a
     131k-GPU iteration launches collectives over 16k communicators. Also the endpoints
-    stacked per communicator size."""
+    stacked per communicator size (checked against the topology's ``n_gpus``)."""
     by_size: dict[int, list[int]] = {}
     for i, c in enumerate(comms):
-        by_size.setdefault(c.size, []).append(i)
+        by_size.setdefault(c.ranks.size, []).append(i)
     stacked = {n: np.vstack([comms[i].endpoints for i in idx]) for n, idx in by_size.items()}
+    for eps in stacked.values():
+        if eps.max() >= n_gpus:
+            c = next(c for c in comms if c.endpoints.max() >= n_gpus)
+            raise CposimError(f"communicator {c.name!r} uses GPU {int(c.endpoints.max())} but "
+                              f"the topology has {n_gpus}", field="endpoints")
     flat = np.zeros(len(comms), dtype=bool)
     if dom is None:
         flat[:] = True
@@ -273,15 +279,13 @@ def _flat_rows(comms, dom) -> tuple[np.ndarray, dict[int, np.ndarray]]:
 
 
 def _route_info(fabric, src, dst):
-    """Per-flow (latency_s, bottleneck_bps) and a function giving link bytes of flows."""
-    router = getattr(fabric, "router", None)
-    if router is not None:
-        rid = router.route_ids(src, dst)
-        ptr, links, coef, lat, bneck = router.table()
-        return rid, (ptr, links, coef), lat[rid], bneck[rid]
+    """Per-flow (latency_s, bottleneck_bps) of the pairs ``src[i] -> dst[i]``."""
+    if getattr(fabric, "router", None) is not None:
+        r = pair_routes(fabric, src, dst)
+        return r.latency_s, r.bottleneck_bps
     lat = np.array([fabric.path_latency_s(int(a), int(b)) for a, b in zip(src, dst)])
     bn = np.array([fabric.path_bottleneck_bps(int(a), int(b)) for a, b in zip(src, dst)])
-    return None, None, lat, bn
+    return lat, bn
 
 
 def _tech_table(topo):
@@ -306,10 +310,7 @@ def _link_accounting(fabric, src, dst, nbytes):
     if not src.size:
         lb = LinkBytes(np.zeros(0, np.int64), np.zeros(0))
     elif router is not None:
-        rid = router.route_ids(src, dst)
-        ptr, links, coef, _, _ = router.table()
-        e_flow, idx = route_entries(ptr, rid)
-        lb = LinkBytes.of(links[idx], nbytes[e_flow] * coef[idx], topo.n_links)
+        lb = pair_routes(fabric, src, dst).link_bytes(nbytes)
     else:
         per_link = np.zeros(len(topo.capacity_bps))
         for a, b, x in zip(src.tolist(), dst.tolist(), nbytes.tolist()):
@@ -414,7 +415,7 @@ def _analytical_group(fabric, s, eps: np.ndarray, chunks: int, intra: str, inter
     pairs = s.pair_bytes()[0]
     a, b = eps[:, pairs // s.n], eps[:, pairs % s.n]              # (G, P)
     cross = np.zeros(a.shape, bool) if dom is None else np.asarray(dom)[a] != np.asarray(dom)[b]
-    _, _, lat, bn = _route_info(fabric, a.ravel(), b.ravel())
+    lat, bn = _route_info(fabric, a.ravel(), b.ravel())
     lat, bn = lat.reshape(a.shape), bn.reshape(a.shape) / 8.0
     cols = [cross.astype(float)]
     for lv in (0, 1):
@@ -510,11 +511,6 @@ def plan_collective(fabric, comms, op: str, size_bytes: float, *, algorithm: str
         raise CposimError(f"size must be finite and >= 0, got {size_bytes!r}", field="size")
     if algorithm != "auto" and not supports(algorithm, op):
         _check(algorithm, op)
-    n_gpus = fabric.topology.n_gpus
-    for c in comms:
-        if c.endpoints.max() >= n_gpus:
-            raise CposimError(f"communicator {c.name!r} uses GPU {int(c.endpoints.max())} but the "
-                              f"topology has {n_gpus}", field="endpoints")
     if split_bytes is not None and size_bytes == 0:
         m = np.asarray(split_bytes, float)
         size_bytes = float(m.sum(axis=-1).mean()) if m.ndim > 1 else float(m.sum())
@@ -608,7 +604,7 @@ def run_p2p(env: simpy.Environment, fabric, src_gpu, dst_gpu, size_bytes) -> sim
         off = src != dst
         t = 0.0
         if off.any():
-            _, _, lat, bn = _route_info(fabric, src[off], dst[off])
+            lat, bn = _route_info(fabric, src[off], dst[off])
             t = float((lat + nb[off] * 8.0 / bn).max())
         res, lb = result(t)
         ev = env.timeout(t, value=res)

@@ -11,7 +11,7 @@ import numpy as np
 import simpy
 
 from sim.fabric.base import FabricBase, LinkBytes
-from sim.fabric.routing import route_entries
+from sim.fabric.pairs import pair_routes
 
 
 class AnalyticalFabric(FabricBase):
@@ -23,13 +23,10 @@ class AnalyticalFabric(FabricBase):
         -> (per-flow time_s, :class:`LinkBytes`); no simulation state is touched."""
         if size.size == 0:
             return np.zeros(0), LinkBytes(np.zeros(0, np.int64), np.zeros(0))
-        rids = self.router.route_ids(src, dst)
-        ptr, links, coef, lat, bneck = self.router.table()
+        r = pair_routes(self, src, dst)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ser = np.where(size > 0, size * 8.0 / bneck[rids], 0.0)
-        e_flow, idx = route_entries(ptr, rids)
-        return lat[rids] + ser, LinkBytes.of(links[idx], size[e_flow] * coef[idx],
-                                             self.topology.n_links)
+            ser = np.where(size > 0, size * 8.0 / r.bottleneck_bps, 0.0)
+        return r.latency_s + ser, r.link_bytes(size)
 
     def start_flows(self, src_gpu, dst_gpu, size_bytes) -> simpy.Event:
         src, dst, size = self._check(src_gpu, dst_gpu, size_bytes)

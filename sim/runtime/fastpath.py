@@ -20,6 +20,7 @@ on the real fabric with :meth:`Fabric.account`.
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 
 import numpy as np
@@ -64,7 +65,9 @@ class FastPath:
     def __init__(self, runtime) -> None:
         from sim.fabric import make_fabric
 
-        self.rt = runtime
+        # a proxy: the runtime owns this object, and a cycle between them would keep the whole
+        # trace (10^5 ops on a 131k-GPU job) alive until a full garbage collection
+        self.rt = weakref.proxy(runtime)
         fab = runtime.fabric
         self.exact_always = fab.fidelity == "analytical"
         self.env = simpy.Environment()
@@ -84,6 +87,7 @@ class FastPath:
         self.p2p_memo: dict[tuple, tuple[float, LinkBytes, float]] = {}
         self.eligible: set[tuple[str, int]] = set()
         self._by_op: dict[tuple[int, int], object] = {}   # (id(op), component) -> memo entry
+        self._comms: dict[tuple[str, int], list] = {}
         self.replayed = 0
         self.p2p_replayed = 0
         self._analyse()
@@ -106,8 +110,11 @@ class FastPath:
 
     def _collective(self, key: tuple, rows: np.ndarray):
         rt = self.rt
-        group, _cid, coll, size, algo, chunks, split = key
-        comms = [rt._communicator(group, int(r)) for r in rows]
+        group, cid, coll, size, algo, chunks, split = key
+        comms = self._comms.get((group, cid))
+        if comms is None:       # a component's communicators, shared by its signatures
+            comms = [rt._communicator(group, int(r)) for r in rows]
+            self._comms[(group, cid)] = comms
         kind = "allreduce" if coll == "barrier" else coll
         size = 0.0 if coll == "barrier" else size
         if self.exact_always:

@@ -1,0 +1,101 @@
+"""Pair-route sets (sim.fabric.pairs): the same numbers as reading the route table directly,
+memoised per router; and a run leaves nothing for the cyclic garbage collector."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.fabric import build_topology, make_fabric
+from sim.fabric.base import LinkBytes
+from sim.fabric.pairs import _distinct, pair_routes
+from sim.fabric.routing import route_entries
+
+
+@pytest.fixture(scope="module")
+def fabric():
+    topo = build_topology("dgx-h100-superpod", gpus=256, policy="copper-first")
+    return make_fabric(simpy.Environment(), topo, fidelity="analytical")
+
+
+def _direct(fab, src, dst, w):
+    rids = fab.router.route_ids(src, dst)
+    ptr, links, coef, lat, bneck = fab.router.table()
+    e, idx = route_entries(ptr, rids)
+    return lat[rids], bneck[rids], LinkBytes.of(links[idx], w[e] * coef[idx], fab.topology.n_links)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 600))
+def test_pair_routes_equal_the_route_table_bit_for_bit(fabric, seed, n):
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, 256, n)
+    dst = rng.integers(0, 256, n)
+    w = rng.uniform(0, 1e9, n) * (rng.random(n) < 0.9)      # some pairs carry nothing
+    lat, bn, lb = _direct(fabric, src, dst, w)
+    r = pair_routes(fabric, src, dst)
+    assert np.array_equal(r.latency_s, lat) and np.array_equal(r.bottleneck_bps, bn)
+    got = r.link_bytes(w)
+    # the same links (those the pairs cross) and bitwise the same sums
+    assert np.array_equal(got.links, lb.links) and np.array_equal(got.bytes, lb.bytes)
+    assert pair_routes(fabric, src.copy(), dst.copy()) is r            # memoised by value
+
+
+def test_distinct_both_ways_agree():
+    rng = np.random.default_rng(1)
+    for n, m in ((50, 3), (50, 500), (10**6, 100), (10**6, 50_000)):
+        ids = rng.integers(0, n, m)
+        u, inv = _distinct(ids, n)
+        assert np.array_equal(u, np.unique(ids)) and np.array_equal(u[inv], ids)
+
+
+def test_a_new_router_starts_a_new_memo(fabric):
+    from sim.fabric.routing import Router
+
+    src, dst = np.arange(0, 64), np.arange(64, 128)
+    first = pair_routes(fabric, src, dst)
+    old = fabric.router
+    try:
+        fabric.router = Router(fabric.topology, routing="ecmp-hash", seed=7)
+        again = pair_routes(fabric, src, dst)
+        assert again is not first
+        rids = fabric.router.route_ids(src, dst)
+        assert np.array_equal(again.latency_s, fabric.router.table()[3][rids])
+    finally:
+        fabric.router = old
+
+
+def test_a_run_leaves_no_cycles_and_restores_the_collector():
+    """The runtime and its fast path must not hold each other: the trace of a 131k-GPU job
+    (10^5 ops) would then live until a full collection."""
+    from sim.runtime import engine
+    from sim.runtime.result import simulate
+    from workloads.generator import generate
+
+    trace = generate("gpt3-175b", gpus=256, tp=8, pp=4, global_batch=16, micro_batch=1)
+    topo = build_topology("dgx-h100-superpod", gpus=256, policy="copper-first")
+    seen = []
+    init = engine.Runtime.__init__
+
+    def spy(self, *a, **k):
+        seen.append(weakref.ref(self))
+        init(self, *a, **k)
+
+    engine.Runtime.__init__ = spy
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        res = simulate(trace, topo, fidelity="analytical")
+        assert not gc.isenabled()                 # a paused collector stays paused
+        assert res.iteration_s > 0 and len(seen) == 1
+        assert seen[0]() is None                  # freed by reference counting alone
+    finally:
+        engine.Runtime.__init__ = init
+        if was:
+            gc.enable()
+    simulate(trace, topo, fidelity="analytical")
+    assert gc.isenabled() == was
