@@ -97,6 +97,8 @@ class Runtime:
             lambda: {"send": deque(), "recv": deque()})
         self._comm_cache: dict[str, list] = {}
         self._peers: dict[tuple, tuple[np.ndarray, int]] = {}
+        self._coll_of: dict[tuple[int, str], tuple] = {}    # (class, group) -> component
+        self._p2p_eps: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self.collectives_launched = 0
         self.fast_forward = bool(fast_forward)
         self.fastpath = None
@@ -181,7 +183,14 @@ class Runtime:
         return comms[row]
 
     def _post_collective(self, st: _ClassState, i: int, op: Op) -> None:
-        cid, rows, classes = self.members.component(self.trace.groups[op.group], st.cls)
+        cid, rows, classes = self._component(st.cls, op.group)
+        if len(classes) == 1:
+            # the communicators hold this class's ranks only (tensor or data parallel
+            # within a pipeline stage): nobody to wait for
+            st.comm_start[i] = self.env.now
+            self.collectives_launched += 1
+            self._launch(op, cid, rows, lambda _ev: self._finish(st, i))
+            return
         seq = st.coll_count[op.group]
         st.coll_count[op.group] += 1
         key = (op.group, cid, seq)
@@ -210,6 +219,19 @@ class Runtime:
             for ci, oi in arrived.items():
                 self._finish(self.states[ci], oi)
 
+        self._launch(op, cid, rows, done)
+
+    def _component(self, cls: RankClass, group: str) -> tuple[int, np.ndarray, np.ndarray]:
+        """:meth:`Membership.component`, memoised per (class, group)."""
+        got = self._coll_of.get((cls.index, group))
+        if got is None:
+            got = self._coll_of[(cls.index, group)] = self.members.component(
+                self.trace.groups[group], cls)
+        return got
+
+    def _launch(self, op: Op, cid: int, rows: np.ndarray, done) -> None:
+        """Run collective ``op`` of component ``cid`` (communicator ``rows``); ``done`` when
+        it ends."""
         if self.fastpath is not None and self.fastpath.try_replay(op, cid, done):
             return
         comms = [self._communicator(op.group, int(r)) for r in rows]
@@ -249,8 +271,11 @@ class Runtime:
         else:
             send, recv = (ost, oi, oop, opeers), (st, i, op, peers)
         s_st, s_i, s_op, s_peers = send
-        src = self.placement[s_st.cls.ranks]
-        dst = self.placement[s_peers]
+        ekey = (s_st.cls.index, id(s_peers))     # s_peers: the array cached in self._peers
+        got = self._p2p_eps.get(ekey)
+        if got is None:
+            got = self._p2p_eps[ekey] = (self.placement[s_st.cls.ranks], self.placement[s_peers])
+        src, dst = got
         size = np.full(len(src), float(s_op.size_bytes))
         now = self.env.now
         s_st.comm_start[s_i] = now
@@ -260,7 +285,8 @@ class Runtime:
             self._finish(send[0], send[1])
             self._finish(recv[0], recv[1])
 
-        if self.fastpath is not None and self.fastpath.try_replay_p2p(src, dst, size, done):
+        if self.fastpath is not None and self.fastpath.try_replay_p2p(
+                src, dst, size, done, key=ekey + (float(s_op.size_bytes),)):
             return
         ev = self.fabric.start_flows(src, dst, size)
         ev.callbacks.append(done)

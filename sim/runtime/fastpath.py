@@ -68,7 +68,9 @@ class FastPath:
         # a proxy: the runtime owns this object, and a cycle between them would keep the whole
         # trace (10^5 ops on a 131k-GPU job) alive until a full garbage collection
         self.rt = weakref.proxy(runtime)
-        fab = runtime.fabric
+        fab = self._fabric = runtime.fabric
+        self._timeout = runtime.env.timeout
+        self._default_algo = (runtime.algorithm, runtime.chunks)
         self.exact_always = fab.fidelity == "analytical"
         self.env = simpy.Environment()
         if self.exact_always:
@@ -106,7 +108,7 @@ class FastPath:
     def key(self, op: Op, cid: int) -> tuple:
         split = tuple(op.split_bytes) if op.split_bytes is not None else None
         return (op.group, cid, op.collective, float(op.size_bytes),
-                op.algorithm or self.rt.algorithm, self.rt.chunks, split)
+                op.algorithm or self._default_algo[0], self._default_algo[1], split)
 
     def _collective(self, key: tuple, rows: np.ndarray):
         rt = self.rt
@@ -139,7 +141,7 @@ class FastPath:
         for cls in rt.classes:
             for op in cls.ops:
                 if op.kind == "collective":
-                    cid, rows, _ = members.component(rt.trace.groups[op.group], cls)
+                    cid, rows, _ = rt._component(cls, op.group)
                     sigs.setdefault(self.key(op, cid), rows)
                     groups_by_program[cls.program].add(op.group)
                 elif op.kind == "send" and not self.exact_always:
@@ -175,13 +177,15 @@ class FastPath:
                 self.eligible.add(owner)
 
     # ---- replay ------------------------------------------------------------------------------
-    def try_replay_p2p(self, src, dst, size, done) -> bool:
+    def try_replay_p2p(self, src, dst, size, done, key=None) -> bool:
         """Analytical fidelity only (no contention, so a transfer's time depends on nothing
-        else): replay point-to-point transfers from a memo keyed by their endpoints and sizes,
-        measured once on the scratch fabric. False -> plain path."""
+        else): replay point-to-point transfers from a memo keyed by their endpoints and sizes
+        (or by ``key``, which the caller guarantees names them), measured once on the scratch
+        fabric. False -> plain path."""
         if not self.exact_always:
             return False
-        key = (src.tobytes(), dst.tobytes(), size.tobytes())
+        if key is None:
+            key = (src.tobytes(), dst.tobytes(), size.tobytes())
         got = self.p2p_memo.get(key)
         if got is None:
             times, lb = self.scratch.costs(src, dst, size)
@@ -193,13 +197,13 @@ class FastPath:
 
     def _replay(self, memo, done) -> None:
         duration, link_bytes, delivered = memo
-        fabric = self.rt.fabric
+        account = self._fabric.account
 
         def finish(_ev):
-            fabric.account(link_bytes, delivered)
+            account(link_bytes, delivered)
             done(_ev)
 
-        self.rt.env.timeout(duration).callbacks.append(finish)
+        self._timeout(duration).callbacks.append(finish)
 
     def try_replay(self, op: Op, cid: int, done) -> bool:
         """Replay ``op`` from the memo if its component is eligible; False -> plain path."""
