@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 
 import numpy as np
 
@@ -63,6 +63,34 @@ class Op:
 
     def is_comm(self) -> bool:
         return self.kind != "compute"
+
+
+def _slot_init(cls):
+    """The ``__init__`` of a frozen slotted dataclass, writing each field through its slot
+    descriptor instead of ``object.__setattr__``: the same signature, 2.5x faster (a
+    131k-GPU trace has 2 * 10^4 ops, a Chakra trace of 1k ranks 10^6). Instances stay frozen."""
+    if hasattr(cls, "__post_init__") or any(f.default_factory is not MISSING
+                                            for f in fields(cls)):
+        raise TypeError(f"{cls.__name__}: _slot_init handles plain defaults only")
+    ns: dict = {}
+    params, body = [], []
+    for f in fields(cls):
+        ns[f"_set_{f.name}"] = cls.__dict__[f.name].__set__
+        if f.default is MISSING:
+            params.append(f.name)
+        else:
+            ns[f"_d_{f.name}"] = f.default
+            params.append(f"{f.name}=_d_{f.name}")
+        body.append(f"    _set_{f.name}(self, {f.name})")
+    exec(f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body), ns)
+    init = ns["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__init__.__doc__
+    init.__annotations__ = {**cls.__init__.__annotations__}
+    return init
+
+
+Op.__init__ = _slot_init(Op)
 
 
 @dataclass(slots=True)
