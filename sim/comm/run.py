@@ -256,7 +256,9 @@ def _flat_rows(comms, dom, n_gpus: int) -> tuple[np.ndarray, dict[int, np.ndarra
     by_size: dict[int, list[int]] = {}
     for i, c in enumerate(comms):
         by_size.setdefault(c.ranks.size, []).append(i)
-    stacked = {n: np.vstack([comms[i].endpoints for i in idx]) for n, idx in by_size.items()}
+    # concatenate + reshape: vstack makes every one of 10^4 small rows 2-D first
+    stacked = {n: np.concatenate([comms[i].endpoints for i in idx]).reshape(len(idx), n)
+               for n, idx in by_size.items()}
     for eps in stacked.values():
         if eps.max() >= n_gpus:
             c = next(c for c in comms if c.endpoints.max() >= n_gpus)
@@ -402,7 +404,10 @@ def analytical_cost(fabric, groups: list[_Group], chunks: int, intra: str = "rin
     (the runtime's replay memo)."""
     t = analytical_group_time(fabric, groups, chunks, intra, inter)
     src, dst, nb = _all_flows(groups)
-    lb = _link_accounting(fabric, src, dst, nb)[0]
+    if getattr(fabric, "router", None) is not None and src.size:
+        lb = pair_routes(fabric, src, dst).link_bytes(nb)        # without the tech tables
+    else:
+        lb = _link_accounting(fabric, src, dst, nb)[0]
     return t, lb, float(nb.sum())
 
 
@@ -448,7 +453,7 @@ def _distinct_rows(table: np.ndarray) -> np.ndarray:
 
 def _analytical_one(fabric, s, eps, cross_pairs, alpha, bw, chunks, intra, inter):
     cross_rows = cross_pairs[s.pair_bytes()[2]]
-    classes = np.unique(cross_rows)
+    one_class = bool(cross_rows.size) and cross_rows.min() == cross_rows.max()
     if s.algorithm == "hierarchical" and chunks == 1:
         layout = domain_layout(eps, fabric.topology.scaleup_domain)
         return closed_form(s.op, "hierarchical", s.n, s.size_bytes, alpha[0], bw[0],
@@ -456,8 +461,8 @@ def _analytical_one(fabric, s, eps, cross_pairs, alpha, bw, chunks, intra, inter
                            alpha_inter_s=alpha[1], bandwidth_inter_Bps=bw[1],
                            intra=intra, inter=inter)
     uneven = s.op == "alltoall" and not np.allclose(s.flow_bytes, s.flow_bytes[0])
-    if classes.size == 1 and s.algorithm != "hierarchical" and not uneven:
-        lv = int(classes[0])
+    if one_class and s.algorithm != "hierarchical" and not uneven:
+        lv = int(cross_rows[0])
         return closed_form(s.op, s.algorithm, s.n, s.size_bytes, alpha[lv], bw[lv],
                            chunks=chunks, root=s.root)
     if isinstance(s, PeriodicSchedule):        # steps mix the classes: time them row by row

@@ -115,7 +115,9 @@ class FastPath:
         group, cid, coll, size, algo, chunks, split = key
         comms = self._comms.get((group, cid))
         if comms is None:       # a component's communicators, shared by its signatures
-            comms = [rt._communicator(group, int(r)) for r in rows]
+            rt._communicator(group, 0)                   # builds the group's list
+            every = rt._comm_cache[group]
+            comms = [every[r] for r in rows.tolist()]
             self._comms[(group, cid)] = comms
         kind = "allreduce" if coll == "barrier" else coll
         size = 0.0 if coll == "barrier" else size

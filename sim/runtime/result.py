@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import gc
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import simpy
 
+from sim.gcpause import cyclic_gc_paused
 from sim.runtime.engine import ComputeModel, Runtime
 from sim.runtime.timeline import attribute
 from workloads.trace import Trace
@@ -35,7 +34,7 @@ def simulate(trace: Trace, topology, *, fidelity: str = "flow", mode: str = "gro
     from sim.fabric import make_fabric
 
     t0 = time.perf_counter()
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():     # see sim.gcpause
         env = simpy.Environment()
         fabric = make_fabric(env, topology, fidelity=fidelity, routing=routing, seed=seed)
         rt = Runtime(env, fabric, trace, mode=mode, placement=placement,
@@ -44,23 +43,6 @@ def simulate(trace: Trace, topology, *, fidelity: str = "flow", mode: str = "gro
         rt.run()
         return _summarise(rt, fabric, time.perf_counter() - t0)
 
-
-@contextmanager
-def _cyclic_gc_paused():
-    """Pause Python's cyclic garbage collector during a run, as ``timeit`` does.
-
-    A run allocates 10^5 short-lived objects (ops' closures, events, communicators), which
-    triggers full collections; each walks the whole heap (the trace, the topology, pandas,
-    ...) — ~0.1 s a pass for a 131k-GPU job — and finds almost nothing: the run makes a few
-    dozen cyclic objects (SimPy's environment), freed by the next collection after it.
-    Reference counting still frees everything else at once."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _summarise(rt: Runtime, fabric, wall_s: float) -> RunResult:

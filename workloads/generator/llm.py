@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.errors import CposimError
+from sim.gcpause import gc_paused
 from workloads.generator import blocks as B
 from workloads.generator.gpus import GpuSpec, get_gpu
 from workloads.generator.models import ModelSpec, get_model
@@ -144,6 +145,7 @@ def _block_list(model: ModelSpec, ctx: B.Ctx, layers: range, first: bool,
     return out
 
 
+@gc_paused          # 10^4-10^5 ops and dependency tuples, no cycles: see sim.gcpause
 def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
              dp: int | None = None, ep: int = 1, vpp: int = 1, sp: bool | None = None,
              zero: int = 1, micro_batch: int = 1, global_batch: int | None = None,
