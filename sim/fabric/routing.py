@@ -131,51 +131,81 @@ def _no_route(topo, s: int, d: int) -> CposimError:
 class RouteGraph:
     """Shortest paths on a subset of the topology's directed links."""
 
-    def __init__(self, topo, link_ids: np.ndarray) -> None:
+    def __init__(self, topo, link_ids: np.ndarray, *, transit: np.ndarray | None = None) -> None:
         self.topo = topo
         # sorted: every list of equal-cost links below is in link-id order, the ECMP order
-        self.link_ids = np.sort(np.asarray(link_ids, dtype=np.int64), kind="stable")
+        ids = np.asarray(link_ids, dtype=np.int64)
+        if ids.size > 1 and not (ids[1:] >= ids[:-1]).all():
+            ids = np.sort(ids, kind="stable")
+        self.link_ids = ids
         n = topo.n_nodes
-        self.transit = (topo.kind != "gpu") if not topo.direct else np.ones(n, dtype=bool)
-        src = topo.src[self.link_ids]
+        if transit is None:          # (the Router passes it: one string compare per fabric)
+            transit = (topo.kind != "gpu") if not topo.direct else np.ones(n, dtype=bool)
+        self.transit = transit
+        src, dst = topo.src[ids], topo.dst[ids]
+        out_deg = np.bincount(src, minlength=n)
+        in_deg = np.bincount(dst, minlength=n)
         order = np.argsort(src, kind="stable")
-        self.out_links = self.link_ids[order]                         # global link ids
-        self.out_ptr = np.concatenate(([0], np.cumsum(np.bincount(src, minlength=n))))
-        dst = topo.dst[self.link_ids]
+        self.out_links = ids[order]                                   # global link ids
+        self._out_dst = dst[order]                                    # and where they go
+        out_src = src[order]
+        self.out_ptr = np.concatenate(([0], np.cumsum(out_deg)))
+        self._out_deg = out_deg
         order = np.argsort(dst, kind="stable")
-        self.in_links = self.link_ids[order]
-        self.in_ptr = np.concatenate(([0], np.cumsum(np.bincount(dst, minlength=n))))
+        self.in_links = ids[order]
+        self._in_src = src[order]
+        self.in_ptr = np.concatenate(([0], np.cumsum(in_deg)))
+        self._in_deg = in_deg
         # distance rows index only the transit nodes of this graph (the scale-up graph of a
         # 131k-GPU fabric has 16k of the 26k switches, the scale-out graph 9k)
-        in_graph = np.zeros(n, dtype=bool)
-        in_graph[src] = True
-        in_graph[dst] = True
-        t_nodes = np.flatnonzero(self.transit & in_graph)
+        t_nodes = np.flatnonzero(transit & ((out_deg > 0) | (in_deg > 0)))
         self.tidx = np.full(n, -1, dtype=np.int64)
         self.tidx[t_nodes] = np.arange(t_nodes.size)
         self._t_nodes = t_nodes
         self.n_transit = t_nodes.size
         # transit -> transit links (transit indices), by source: the reverse BFS groups by it
-        os_, od = topo.src[self.out_links], topo.dst[self.out_links]
-        tt = self.transit[os_] & self.transit[od]
-        self._tt_src = self.tidx[os_[tt]]
-        self._tt_dst = self.tidx[od[tt]]
+        ts, td = transit[out_src], transit[self._out_dst]
+        tt = ts & td
+        self._tt_src = self.tidx[out_src[tt]]
+        self._tt_dst = self.tidx[self._out_dst[tt]]
+        # GPUs with a link from another GPU (none in the built fabrics): their in-links are
+        # not all from the switch they hang off
+        gg = ~(ts | td)
+        self._gpu_in = None
+        if gg.any():
+            self._gpu_in = np.zeros(n, dtype=bool)
+            self._gpu_in[self._out_dst[gg]] = True
         # which GPUs have any link in this graph
-        self.has_link = np.zeros(n, dtype=bool)
-        self.has_link[src] = True
-        self._by_pair = None             # lazily: see _lookup
+        self.has_link = out_deg > 0
         # a hop whose entries have at most this many out-links in all scans them (a few
         # numpy calls); more are split by distance and share per-(node, row) link lists
         self.scan_links = 4096
+        # the per-(row, node) link lists are kept in a dense (row, transit node) table while
+        # it has at most this many entries (~10^6 on a 131k-GPU fabric), else listed per hop
+        self.cache_entries = 1 << 22
         # distance rows (int16 while hop counts fit) in a buffer that grows by doubling
         self._dtype = np.int16 if self.n_transit + 3 < np.iinfo(np.int16).max else np.int32
         self._unreach = np.iinfo(self._dtype).max
         self._rows = np.zeros((0, self.n_transit), dtype=self._dtype)
+        # per level-2 row (a GPU on one switch A): each seed's rank among the row's seeds, A's
+        # transit in-neighbours in node order (see _add_dsts)
+        self._rank = np.zeros((0, self.n_transit), dtype=self._dtype)
         self._n_rows = 0
         self._row_of: dict = {}          # (first level, seed transit indices) -> row
         # per destination node: its row and override node (-1: not known yet / none)
         self._node_row = np.full(n, -1, dtype=np.int64)
         self._node_ovr = np.full(n, -1, dtype=np.int64)
+        # the links into a switch A from its k-th transit in-neighbour: slot _att_slot[A] + k
+        # of a CSR (_slot_ptr, _slot_links), by link id
+        self._att_slot = np.full(n, -1, dtype=np.int64)
+        self._slot_ptr = np.zeros(1, dtype=np.int64)
+        self._slot_links = np.zeros(0, dtype=np.int64)
+        # dense cache of next-level links per (row, transit node): start + 1 (0: not listed
+        # yet) and count in _nl_links
+        self._nl_first = np.zeros(0, dtype=np.int64)
+        self._nl_count = np.zeros(0, dtype=np.int64)
+        self._nl_links = np.zeros(0, dtype=np.int64)
+        self._nl_n = 0
         self._att = None                 # lazily: see _attachments
         self._rows_ready = False
         self._bfs_order = None
@@ -185,11 +215,13 @@ class RouteGraph:
         """(the one transit node each non-transit node hangs off, -1: none or several;
         whether each transit node has a link to itself)."""
         if self._att is None:
-            topo = self.topo
-            inl = self.in_links                       # grouped by destination
-            ok = self.transit[topo.src[inl]] & ~self.transit[topo.dst[inl]]
-            d, u = topo.dst[inl[ok]], topo.src[inl[ok]]
-            single = np.full(topo.n_nodes, -1, dtype=np.int64)
+            n = self.topo.n_nodes
+            nodes = np.flatnonzero(~self.transit & (self._in_deg > 0))
+            rep, idx = _segments(self.in_ptr[nodes], self._in_deg[nodes])
+            u = self._in_src[idx]                 # in-links grouped by destination
+            ok = self.transit[u]
+            d, u = nodes[rep[ok]], u[ok]
+            single = np.full(n, -1, dtype=np.int64)
             if d.size:
                 first = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
                 lo, hi = np.minimum.reduceat(u, first), np.maximum.reduceat(u, first)
@@ -207,13 +239,45 @@ class RouteGraph:
         if r is None:
             r = self._n_rows
             if r >= self._rows.shape[0]:
-                grown = np.zeros((max(16, 2 * r), self.n_transit), dtype=self._dtype)
-                grown[:r] = self._rows[:r]
-                self._rows = grown
+                for name in ("_rows", "_rank"):
+                    grown = np.zeros((max(16, 2 * r), self.n_transit), dtype=self._dtype)
+                    grown[:r] = getattr(self, name)[:r]
+                    setattr(self, name, grown)
             self._n_rows += 1
             self._row_of[key] = r
-            pending.append((r, d0, np.asarray(seeds, dtype=np.int64)))
+            seeds = np.asarray(seeds, dtype=np.int64)
+            if d0 == 2 and seeds.size:
+                self._rank[r, seeds] = np.arange(seeds.size)
+            pending.append((r, d0, seeds))
         return r
+
+    def _shared_rows(self, d0: int, ptr: np.ndarray, nb: np.ndarray, sel: np.ndarray,
+                     pending: list) -> np.ndarray:
+        """:meth:`_new_row` of the seed lists ``nb[ptr[i]:ptr[i + 1]]`` for ``i`` in ``sel``
+        (non-empty), rows made in order of first appearance: the ~10^4 lists of a big fabric
+        are grouped by a hash (and checked), so only the ~10^2 distinct ones reach Python."""
+        lens = ptr[sel + 1] - ptr[sel]
+        rep, idx = _segments(ptr[sel], lens)
+        vals = nb[idx]
+        with np.errstate(over="ignore"):
+            h = np.add.reduceat(_mix(vals + 1), np.cumsum(lens) - lens) ^ _mix(lens)
+        _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+        head = first[inv]                     # the first list of each list's group
+        ok = lens == lens[head]               # and equal to it (not a hash collision)
+        e_ok = ok[rep]
+        off = np.repeat(ptr[sel[head]] - ptr[sel], lens)
+        ok[rep[e_ok][nb[idx[e_ok] + off[e_ok]] != vals[e_ok]]] = False
+        nb_list, ptr_list = nb.tolist(), ptr.tolist()
+        g_row = np.empty(first.size, dtype=np.int64)
+        for g in np.argsort(first, kind="stable").tolist():
+            i = int(sel[first[g]])
+            g_row[g] = self._new_row(d0, nb_list[ptr_list[i]:ptr_list[i + 1]], pending)
+        out = g_row[inv]
+        for k in np.flatnonzero(~ok).tolist():
+            i = int(sel[k])
+            out[k] = self._new_row(d0, nb_list[ptr_list[i]:ptr_list[i + 1]], pending)
+        return out
 
     def _dst_tables(self, nodes: np.ndarray):
         """(row, override node) of each destination node, making the missing ones."""
@@ -237,16 +301,20 @@ class RouteGraph:
         two[two] = ~loop[self.tidx[a[two]]]
         # one attachment A: the row of N(A) from level 2, A overridden to 1
         ua, inv = _unique_nodes(a[two], self.topo.n_nodes)
-        ptr, nb = self._in_neighbours(ua)
+        ptr, nb, slot_ptr, slot_links = self._in_neighbours(ua, links=True)
         rows = np.zeros(ua.size, dtype=np.int64)
         empty = ptr[1:] == ptr[:-1]
         if empty.any():                       # nothing above A (an NVSwitch): unreachable
             rows[empty] = self._new_row(2, (), pending)
-        ptr, nb = ptr.tolist(), nb.tolist()
-        for i in np.flatnonzero(~empty).tolist():
-            rows[i] = self._new_row(2, nb[ptr[i]:ptr[i + 1]], pending)
+        sel = np.flatnonzero(~empty)
+        if sel.size:
+            rows[sel] = self._shared_rows(2, ptr, nb, sel, pending)
         self._node_row[nodes[two]] = rows[inv]
         self._node_ovr[nodes[two]] = ua[inv]
+        # the links into A from its k-th transit in-neighbour (the k-th seed of its row)
+        self._att_slot[ua] = self._slot_ptr.size - 1 + ptr[:-1]
+        self._slot_ptr = np.concatenate((self._slot_ptr, self._slot_ptr[-1] + slot_ptr[1:]))
+        self._slot_links = np.concatenate((self._slot_links, slot_links))
         # the rest get a row of their own: the BFS from the node itself (a transit node), or
         # from every switch it hangs off (several, none, or one with a link to itself)
         rest = nodes[~two]
@@ -256,22 +324,37 @@ class RouteGraph:
             self._node_row[x] = self._new_row(0, seeds, pending)
         gpus = rest[~tr]
         ptr, nb = self._in_neighbours(gpus)
-        ptr, nb = ptr.tolist(), nb.tolist()
-        for i, x in enumerate(gpus.tolist()):
-            self._node_row[x] = self._new_row(1, nb[ptr[i]:ptr[i + 1]], pending)
+        empty = ptr[1:] == ptr[:-1]
+        if empty.any():
+            self._node_row[gpus[empty]] = self._new_row(1, (), pending)
+        sel = np.flatnonzero(~empty)
+        if sel.size:
+            self._node_row[gpus[sel]] = self._shared_rows(1, ptr, nb, sel, pending)
         self._fill_rows(pending)
 
-    def _in_neighbours(self, nodes: np.ndarray):
+    def _in_neighbours(self, nodes: np.ndarray, links: bool = False):
         """Distinct transit in-neighbours of each of ``nodes`` as sorted transit indices
-        -> (CSR pointer per node, indices)."""
-        topo = self.topo
-        rep, idx = _segments(self.in_ptr[nodes], self.in_ptr[nodes + 1] - self.in_ptr[nodes])
-        u = topo.src[self.in_links[idx]]
+        -> (CSR pointer per node, indices); with ``links`` also the links from each of them
+        (CSR pointer per (node, neighbour) slot, links by link id)."""
+        n = self.topo.n_nodes
+        rep, idx = _segments(self.in_ptr[nodes], self._in_deg[nodes])
+        u = self._in_src[idx]
         keep = self.transit[u]
-        key = _unique(rep[keep] * topo.n_nodes + u[keep])
-        ptr = np.concatenate(([0], np.cumsum(np.bincount(key // topo.n_nodes,
-                                                         minlength=nodes.size))))
-        return ptr, self.tidx[key % topo.n_nodes]
+        key = rep[keep] * n + u[keep]
+        if links:
+            lk = self.in_links[idx[keep]]
+            order = np.argsort(key, kind="stable")         # (node, neighbour, link id)
+            key, lk = key[order], lk[order]
+            first = (np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size
+                     else np.zeros(0, dtype=np.int64))
+            key = key[first]
+            slot_ptr = np.r_[first, lk.size]
+        else:
+            key = _unique(key)
+        ptr = np.concatenate(([0], np.cumsum(np.bincount(key // n, minlength=nodes.size))))
+        if links:
+            return ptr, self.tidx[key % n], slot_ptr, lk
+        return ptr, self.tidx[key % n]
 
     def _fill_rows(self, pending: list) -> None:
         """Reverse BFS of the queued rows: bit-parallel, 64 rows per pass over the transit
@@ -323,33 +406,15 @@ class RouteGraph:
         return d
 
     # -- next hops --------------------------------------------------------------------
-    def _lookup(self, a: np.ndarray, b: np.ndarray):
-        """Link ids a[i] -> b[i] (parallel links allowed, by link id): (entry -> i, link ids)."""
-        n = self.topo.n_nodes
-        if self._by_pair is None:      # distinct (src, dst) keys, their first link, links
-            # (out-links are grouped by source already: a stable sort of them is ~linear)
-            pk = self.topo.src[self.out_links] * n + self.topo.dst[self.out_links]
-            order = np.argsort(pk, kind="stable")
-            pk = pk[order]
-            first = np.flatnonzero(np.r_[True, pk[1:] != pk[:-1]]) if pk.size else order[:0]
-            self._by_pair = (pk[first], np.r_[first, pk.size], self.out_links[order])
-        keys, ptr, links = self._by_pair
-        if not keys.size:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        key = a * n + b
-        pos = np.minimum(np.searchsorted(keys, key), keys.size - 1)
-        rep, idx = _segments(ptr[pos], np.where(keys[pos] == key, ptr[pos + 1] - ptr[pos], 0))
-        return rep, links[idx]
-
     def _scan(self, v, dst, row, ovr, src):
         """Equal-cost next links of entries at node ``v[i]`` (of a flow ``src[i]`` ->
         ``dst[i]``) by costing every out-link: 0 straight to the destination, else the hops
         left from its end -> (links, start, count) per entry; no way on: the error names the
         first such flow."""
-        deg = self.out_ptr[v + 1] - self.out_ptr[v]
+        deg = self._out_deg[v]
         rep, idx = _segments(self.out_ptr[v], deg)
         links = self.out_links[idx]
-        w = self.topo.dst[links]
+        w = self._out_dst[idx]
         cost = self._dist(row[rep], ovr[rep], w)
         cost[w == dst[rep]] = 0
         if np.any(deg == 0):
@@ -362,48 +427,116 @@ class RouteGraph:
         cand = cost == cmin[rep]
         return (links[cand],) + _csr(rep[cand], v.size)
 
-    def _next_hops(self, v, dst, row, ovr, src):
+    def _next_hops(self, v, dst, row, ovr, src) -> list:
         """Equal-cost next links of entries at transit node ``v[i]`` (on a shortest path, so
-        ``d = dist(v) >= 1``) -> (links, start, count) per entry. A few entries scan their
-        out-links (:meth:`_scan`); many are split by ``d``:
+        ``d = dist(v) >= 1``) -> parts ``(entries, links, start, count)``: entry
+        ``entries[j]`` (``None``: every entry, in order) may take ``links[start[j]:start[j] +
+        count[j]]``, by link id. A few entries scan their out-links (:meth:`_scan`); many are
+        split by ``d``:
 
-        * ``d == 1``: the link(s) straight to the destination;
-        * ``d == 2`` with an override ``A``: the link(s) to ``A`` (the only node 1 away);
+        * ``d == 1``: the link(s) straight to the destination (a GPU on one switch ``A``:
+          all its in-links, which come from ``A``, unless a GPU links to it as well);
+        * ``d == 2`` with an override ``A``: the link(s) to ``A`` (the only node 1 away), from
+          the slot of ``v`` among ``A``'s in-neighbours (= ``v``'s rank among the row's seeds);
         * otherwise the links to a transit node at ``d - 1``, which depend on ``(v, row)``
-          only (``A`` is never a neighbour then): listed once per distinct pair.
+          only (``A`` is never a neighbour then): listed once per distinct pair and kept.
         """
-        topo = self.topo
-        if (self.out_ptr[v + 1] - self.out_ptr[v]).sum() <= self.scan_links:
-            return self._scan(v, dst, row, ovr, src)
-        d = self._dist(row, ovr, v)
-        parts = []          # (entries, start in the part's links, count, the part's links)
-        one = np.flatnonzero(d == 1)
-        if one.size:        # the destination's in-links from v (a GPU has a few)
-            x = dst[one]
-            rep, idx = _segments(self.in_ptr[x], self.in_ptr[x + 1] - self.in_ptr[x])
-            links = self.in_links[idx]
-            ok = topo.src[links] == v[one][rep]
-            parts.append((one, *_csr(rep[ok], one.size), links[ok]))
-        two = np.flatnonzero((d == 2) & (ovr >= 0))
-        if two.size:        # the links v -> A
-            rep, links = self._lookup(v[two], ovr[two])
-            parts.append((two, *_csr(rep, two.size), links))
-        if one.size + two.size < v.size:
-            rest = np.flatnonzero((d > 2) | ((d == 2) & (ovr < 0)))
-            n_nodes = topo.n_nodes
-            upair, inv = _unique_inverse(row[rest] * n_nodes + v[rest])
-            links, ptr = self._next_level_links(upair % n_nodes, upair // n_nodes)
-            parts.append((rest, ptr[:-1][inv], (ptr[1:] - ptr[:-1])[inv], links))
-        if len(parts) == 1 and parts[0][0].size == v.size:
-            return parts[0][3], parts[0][1], parts[0][2]
-        start = np.empty(v.size, dtype=np.int64)
-        count = np.empty(v.size, dtype=np.int64)
-        off = 0
-        for ent, st, c, links in parts:
-            start[ent] = off + st
-            count[ent] = c
-            off += links.size
-        return np.concatenate([p[3] for p in parts]), start, count
+        E = v.size
+        t = self.tidx[v]
+        if (not self.n_transit or self._out_deg[v].sum() <= self.scan_links
+                or (t < 0).any()):                # (no transit node: cannot be on a path)
+            return [(None,) + self._scan(v, dst, row, ovr, src)]
+        d = self._rows[row, t]
+        d[v == ovr] = 1
+        parts = []
+        one = d == 1
+        n1 = int(np.count_nonzero(one))
+        if n1:
+            e1 = None if n1 == E else np.flatnonzero(one)
+            parts += self._to_dst(e1, v, dst, ovr)
+        if n1 == E:
+            return parts
+        two = (d == 2) & (ovr >= 0)
+        n2 = int(np.count_nonzero(two))
+        if n2:              # the links v -> A
+            if n2 == E:
+                e2, r2, t2, a2 = None, row, t, ovr
+            else:
+                e2 = np.flatnonzero(two)
+                r2, t2, a2 = row[e2], t[e2], ovr[e2]
+            slot = self._att_slot[a2] + self._rank[r2, t2]
+            st = self._slot_ptr[slot]
+            parts.append((e2, self._slot_links, st, self._slot_ptr[slot + 1] - st))
+        if n1 + n2 < E:
+            if n1 + n2 == 0:
+                parts.append((None,) + self._level_links(row, t, v))
+            else:
+                e3 = np.flatnonzero(~(one | two))
+                parts.append((e3,) + self._level_links(row[e3], t[e3], v[e3]))
+        return parts
+
+    def _to_dst(self, ent, v, dst, ovr) -> list:
+        """Parts of :meth:`_next_hops` for entries ``ent`` one hop from their destination."""
+        if ent is not None:
+            v, dst, ovr = v[ent], dst[ent], ovr[ent]
+        fast = ovr >= 0                           # at A, the one switch above the GPU
+        if self._gpu_in is not None:
+            fast &= ~self._gpu_in[dst]
+        nf = int(np.count_nonzero(fast))
+        parts = []
+        if nf:
+            if nf == dst.size:
+                ef, x = ent, dst
+            else:
+                sel = np.flatnonzero(fast)
+                ef, x = (sel if ent is None else ent[sel]), dst[sel]
+            parts.append((ef, self.in_links, self.in_ptr[x], self._in_deg[x]))
+        if nf < dst.size:                         # the destination's in-links from v
+            sel = np.flatnonzero(~fast)
+            es = sel if ent is None else ent[sel]
+            x = dst[sel]
+            rep, idx = _segments(self.in_ptr[x], self._in_deg[x])
+            ok = self._in_src[idx] == v[sel][rep]
+            parts.append((es, self.in_links[idx[ok]]) + _csr(rep[ok], x.size))
+        return parts
+
+    def _level_links(self, row, t, v):
+        """(links, start, count) of the out-links of ``v[i]`` (transit index ``t[i]``) to a
+        transit node one step closer in row ``row[i]``: from the dense (row, node) cache
+        while it is small enough, listing the pairs not seen yet; else per distinct pair."""
+        T = self.n_transit
+        if self._rows.shape[0] * T <= self.cache_entries:
+            if self._nl_first.size < self._rows.shape[0] * T:       # rows were added
+                for name in ("_nl_first", "_nl_count"):
+                    old = getattr(self, name)
+                    grown = np.zeros(self._rows.shape[0] * T, dtype=np.int64)
+                    grown[:old.size] = old
+                    setattr(self, name, grown)
+            key = row * T + t
+            first = self._nl_first[key]
+            miss = first == 0
+            if miss.any():
+                self._list_level_links(_unique(key[miss]))
+                first = self._nl_first[key]
+            return self._nl_links, first - 1, self._nl_count[key]
+        n = self.topo.n_nodes
+        upair, inv = _unique_inverse(row * n + v)
+        links, ptr = self._next_level_links(upair % n, upair // n)
+        return links, ptr[:-1][inv], (ptr[1:] - ptr[:-1])[inv]
+
+    def _list_level_links(self, keys: np.ndarray) -> None:
+        """Fill the cache entries ``keys`` (row * n_transit + transit index, sorted)."""
+        T = self.n_transit
+        links, ptr = self._next_level_links(self._t_nodes[keys % T], keys // T)
+        base, need = self._nl_n, self._nl_n + links.size
+        if need > self._nl_links.size:
+            grown = np.zeros(max(need, 2 * self._nl_links.size, 1024), dtype=np.int64)
+            grown[:base] = self._nl_links[:base]
+            self._nl_links = grown
+        self._nl_links[base:need] = links
+        self._nl_first[keys] = base + ptr[:-1] + 1
+        self._nl_count[keys] = ptr[1:] - ptr[:-1]
+        self._nl_n = need
 
     def _next_level_links(self, v: np.ndarray, row: np.ndarray):
         """Out-links of node ``v[i]`` to a transit node one step closer in row ``row[i]``, by
@@ -443,7 +576,7 @@ class RouteGraph:
             rep, idx = _segments(self.in_ptr[level[sel]], n_in[sel])
             links = self.in_links[idx]
             # the pair (row, link source), if asked about and in this group
-            key = g_row[lg[sel][rep]] * n + topo.src[links]
+            key = g_row[lg[sel][rep]] * n + self._in_src[idx]
             pos = np.minimum(np.searchsorted(row * n + v, key), v.size - 1)
             hit = (row[pos] * n + v[pos] == key) & (grp[pos] == g[lg[sel][rep]])
             parts.append((pos[hit], links[hit]))
@@ -452,7 +585,7 @@ class RouteGraph:
         e_pair, idx = _segments(self.out_ptr[v[sel]], deg_out[sel])
         e_pair = sel[e_pair]
         e_link = self.out_links[idx]
-        ti = self.tidx[topo.dst[e_link]]
+        ti = self.tidx[self._out_dst[idx]]
         ok = (ti >= 0) & (rows[row[e_pair], np.maximum(ti, 0)] == d[e_pair] - 1)
         pairs = np.concatenate([e_pair[ok]] + [p[0] for p in parts])
         links = np.concatenate([e_link[ok]] + [p[1] for p in parts])
@@ -470,11 +603,74 @@ class RouteGraph:
         ``spray_source``: split evenly over a source GPU's equal-cost NIC ports (planes) even
         in hash mode; the hash then picks one path within each.
         """
-        topo = self.topo
         src = np.asarray(src, dtype=np.int64)
         dst = np.asarray(dst, dtype=np.int64)
         row, ovr = self._dst_tables(dst)
         fkey = _flow_key(src, dst)
+        first = self._scan(src, dst, row, ovr, src)     # a GPU's NIC ports, or a router
+        if mode == "ecmp-hash" and not (spray_source and (first[2] > 1).any()):
+            return self._paths_hashed(src, dst, row, ovr, fkey, seed, first)
+        return self._paths_split(src, dst, row, ovr, fkey, seed, first, mode, spray_source)
+
+    def _paths_hashed(self, src, dst, row, ovr, fkey, seed, first):
+        """:meth:`paths` when every flow takes one link per hop (hash mode, no NIC port split):
+        one entry per flow, in flow order; the links of hop ``h`` make column ``h`` of a
+        (flow, hop) matrix."""
+        topo = self.topo
+        F = src.size
+        fin_lat = np.zeros(F)
+        cols = []                         # (flows of the hop's entries, None: all; links)
+        ent = None
+        v, d_, r_, o_, s_, k_ = src, dst, row, ovr, src, fkey
+        e_lat = np.zeros(F)
+        parts = [(None,) + first]
+        hop = 0
+        while True:
+            cl = _hash_pick(parts, v.size, k_, seed, hop, topo, s_, d_)
+            clat = e_lat + topo.latency_s[cl]
+            cw = topo.dst[cl]
+            cols.append((ent, cl))
+            done = cw == d_
+            n_done = int(np.count_nonzero(done))
+            if n_done == cw.size:
+                f = np.arange(F) if ent is None else ent
+                fin_lat[f] = np.maximum(fin_lat[f], clat)
+                break
+            if n_done:
+                f = np.flatnonzero(done) if ent is None else ent[done]
+                fin_lat[f] = np.maximum(fin_lat[f], clat[done])
+                go = np.flatnonzero(~done)
+                ent = go if ent is None else ent[go]
+                cw, clat, d_, r_, o_, s_, k_ = (x[go] for x in (cw, clat, d_, r_, o_, s_, k_))
+            e_lat = clat + topo.switch_latency_s[cw]
+            v = cw
+            hop += 1
+            if hop > topo.n_nodes:
+                raise CposimError("routing did not converge", field="topology")
+            parts = self._next_hops(v, d_, r_, o_, s_)
+        n = sum(c[1].size for c in cols)
+        H = len(cols)
+        if F * H > 4 * n + 1024:
+            out_f = [np.arange(F) if e is None else e for e, _ in cols]
+            out_l = [c for _, c in cols]
+            return _by_flow(F, topo.n_links, out_f, out_l,
+                            [np.ones(x.size) for x in out_l]) + (fin_lat,)
+        m = np.empty((F, H), dtype=np.int64)
+        for h, (e, c) in enumerate(cols):
+            if e is None:
+                m[:, h] = c
+            else:
+                m[:, h] = topo.n_links                   # n_links: no link at this hop
+                m[e, h] = c
+        m.sort(axis=1)
+        if n == F * H:
+            return np.arange(F + 1) * H, m.reshape(-1), np.ones(n), fin_lat
+        has = m < topo.n_links
+        return np.concatenate(([0], np.cumsum(has.sum(axis=1)))), m[has], np.ones(n), fin_lat
+
+    def _paths_split(self, src, dst, row, ovr, fkey, seed, first, mode, spray_source):
+        """:meth:`paths` when flows split (``ecmp-even``, or over a GPU's NIC ports)."""
+        topo = self.topo
         F = src.size
         # entries: (flow, node, frac, latency so far); several per flow when it is split
         e_f = np.arange(F)
@@ -486,11 +682,11 @@ class RouteGraph:
         split = False                    # has any flow been split over several links?
         hop = 0
         while e_f.size:
-            if hop == 0:                 # a GPU's NIC ports, or a router of a direct network
-                cand, start, count = self._scan(src, dst, row, ovr, src)
+            if hop == 0:
+                cand, start, count = first
             else:
-                cand, start, count = self._next_hops(e_node, dst[e_f], row[e_f], ovr[e_f],
-                                                     src[e_f])
+                cand, start, count = _compact(
+                    self._next_hops(e_node, dst[e_f], row[e_f], ovr[e_f], src[e_f]), e_f.size)
                 if np.any(count == 0):          # cannot happen on a shortest path
                     bad = e_f[np.flatnonzero(count == 0)[0]]
                     raise _no_route(topo, src[bad], dst[bad])
@@ -536,6 +732,57 @@ class RouteGraph:
         return _by_flow(F, topo.n_links, out_f, out_l, out_c) + (fin_lat,)
 
 
+def _compact(parts: list, E: int):
+    """Parts of :meth:`RouteGraph._next_hops` -> (links, start, count) per entry, each
+    entry's candidates in a run of ``links``."""
+    if len(parts) == 1 and parts[0][0] is None:
+        _, links, st, c = parts[0]
+        rep, idx = _segments(st, c)
+        return links[idx], np.cumsum(c) - c, c
+    start = np.empty(E, dtype=np.int64)
+    count = np.empty(E, dtype=np.int64)
+    cand, off = [], 0
+    for ent, links, st, c in parts:
+        rep, idx = _segments(st, c)
+        cand.append(links[idx])
+        start[ent] = off + np.cumsum(c) - c
+        count[ent] = c
+        off += idx.size
+    return np.concatenate(cand), start, count
+
+
+def _hash_pick(parts: list, E: int, fkey, seed: int, hop: int, topo, src, dst) -> np.ndarray:
+    """The link each of ``E`` entries takes at ``hop`` (one per entry, ECMP hash among its
+    candidates, see :meth:`RouteGraph._next_hops`); none: the first such entry's flow is
+    named."""
+    out = None
+    bad = E
+    for ent, links, st, c in parts:
+        k = fkey if ent is None else fkey[ent]
+        lo = c.min() if c.size else 1
+        if lo == 0:                                    # cannot happen on a shortest path
+            z = np.flatnonzero(c == 0)[0]
+            bad = min(bad, int(z if ent is None else ent[z]))
+            continue
+        if c.size and c.max() > 1:
+            multi = c > 1
+            if multi.all():
+                st = st + (_flow_hash(k, seed, hop) % c.astype(np.uint64)).astype(np.int64)
+            else:                                      # the hash decides only these
+                m = np.flatnonzero(multi)
+                st = st.copy()
+                st[m] += (_flow_hash(k[m], seed, hop) % c[m].astype(np.uint64)).astype(np.int64)
+        if ent is None:
+            out = links[st]
+        else:
+            if out is None:
+                out = np.empty(E, dtype=np.int64)
+            out[ent] = links[st]
+    if bad < E:
+        raise _no_route(topo, src[bad], dst[bad])
+    return out
+
+
 def _paths_by_flow(F: int, n_links: int, out_f: list, out_l: list):
     """:func:`_by_flow` of unsplit flows (at most one link per flow and hop, coef 1): a
     (flow, hop) matrix sorted row by row, when that is not mostly padding."""
@@ -572,58 +819,101 @@ def _by_flow(F: int, n_links: int, out_f: list, out_l: list, out_c: list):
 
 
 class _PairIndex(Mapping):
-    """GPU pair key -> route id of every pair routed so far, as a few sorted runs (a run is
-    merged into the one before when that is at most twice its size, so there are
-    O(log n) runs and each key is moved O(log n) times). A dict cost ~1 us per pair to fill
-    and probe, ~0.5 s for the 5 * 10^5 pairs of a 131k-GPU iteration. Reads like a dict
-    (``get``, ``keys``, ``values``; keys in order)."""
+    """GPU pair key ``src * n + dst`` -> route id of every pair routed so far. A GPU talks to
+    a few peers, so the first ``W`` pairs of each source sit in a (source, slot) table (a
+    lookup is a row gather and a compare); the others in a few sorted runs (a run is merged
+    into the one before when that is at most twice its size, so there are O(log n) runs and
+    each key is moved O(log n) times). A dict cost ~1 us per pair to fill and probe, ~0.5 s
+    for the 5 * 10^5 pairs of a 131k-GPU iteration; sorted runs alone ~0.1 s. Reads like a
+    dict (``get``, ``keys``, ``values``; keys in order)."""
 
-    def __init__(self) -> None:
+    W = 4
+
+    def __init__(self, n: int) -> None:
+        self._n = int(n)
+        # dst + 1 (0: free slot) and route id per (source, slot); slots used per source
+        self._dst = np.zeros((self._n, self.W), dtype=np.int64)
+        self._ids = np.zeros((self._n, self.W), dtype=np.int64)
+        self._fill = np.zeros(self._n, dtype=np.int64)
+        self._n_tab = 0
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []    # (keys, ids), longest first
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Route ids of ``keys`` (-1: not known)."""
-        out = np.full(keys.size, -1, dtype=np.int64)
-        for k, v in self._runs:
-            pos = np.minimum(np.searchsorted(k, keys), k.size - 1)
-            hit = k[pos] == keys
-            out[hit] = v[pos[hit]]
+        if not self._n_tab:
+            out = np.full(keys.size, -1, dtype=np.int64)
+        else:
+            s, d = np.divmod(keys, self._n)
+            eq = self._dst[s] == (d + 1)[:, None]
+            j = eq.argmax(axis=1)
+            hit = eq[np.arange(keys.size), j]
+            out = np.where(hit, self._ids[s, j], -1)
+        if self._runs:
+            rest = np.flatnonzero(out < 0)
+            k = keys[rest]
+            for rk, rv in self._runs:
+                pos = np.minimum(np.searchsorted(rk, k), rk.size - 1)
+                hit = rk[pos] == k
+                out[rest[hit]] = rv[pos[hit]]
         return out
 
     def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
         """Add new keys (sorted, distinct, not known yet)."""
-        if keys.size:
-            self._runs.append((keys, ids))
+        if not keys.size:
+            return
+        s, d = np.divmod(keys, self._n)
+        i = np.arange(keys.size)
+        first = np.r_[True, s[1:] != s[:-1]]              # a source's keys are in a run
+        rank = i - np.maximum.accumulate(np.where(first, i, 0))
+        slot = self._fill[s] + rank
+        ok = slot < self.W
+        if ok.all():
+            self._dst[s, slot] = d + 1
+            self._ids[s, slot] = ids
+            self._n_tab += keys.size
+        else:
+            self._dst[s[ok], slot[ok]] = d[ok] + 1
+            self._ids[s[ok], slot[ok]] = ids[ok]
+            self._n_tab += int(np.count_nonzero(ok))
+            self._add_run(keys[~ok], ids[~ok])
+        runs = np.flatnonzero(first)
+        self._fill[s[runs]] = np.minimum(slot[np.r_[runs[1:], keys.size] - 1] + 1, self.W)
+
+    def _add_run(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        self._runs.append((keys, ids))
         while len(self._runs) > 1 and self._runs[-2][0].size <= 2 * self._runs[-1][0].size:
-            self._merge_last()
+            (k2, v2), (k1, v1) = self._runs.pop(), self._runs.pop()
+            pos = np.searchsorted(k1, k2)
+            self._runs.append((np.insert(k1, pos, k2), np.insert(v1, pos, v2)))
 
-    def _merge_last(self) -> None:
-        (k2, v2), (k1, v1) = self._runs.pop(), self._runs.pop()
-        pos = np.searchsorted(k1, k2)
-        self._runs.append((np.insert(k1, pos, k2), np.insert(v1, pos, v2)))
-
-    def _merged(self):
-        while len(self._runs) > 1:
-            self._merge_last()
-        return self._runs[0] if self._runs else (np.zeros(0, np.int64),) * 2
+    def _items(self):
+        """(keys, ids), by key."""
+        s, j = np.nonzero(self._dst)
+        keys = [s * self._n + self._dst[s, j] - 1] + [k for k, _ in self._runs]
+        ids = [self._ids[s, j]] + [v for _, v in self._runs]
+        keys, ids = np.concatenate(keys), np.concatenate(ids)
+        order = np.argsort(keys, kind="stable")
+        return keys[order], ids[order]
 
     def __getitem__(self, key) -> int:
-        rid = int(self.lookup(np.array([key], dtype=np.int64))[0])
+        key = int(key)
+        rid = (int(self.lookup(np.array([key], dtype=np.int64))[0])
+               if 0 <= key < self._n * self._n else -1)
         if rid < 0:
             raise KeyError(key)
         return rid
 
     def __len__(self) -> int:
-        return sum(k.size for k, _ in self._runs)
+        return self._n_tab + sum(k.size for k, _ in self._runs)
 
     def __iter__(self):
-        return iter(self._merged()[0].tolist())
+        return iter(self._items()[0].tolist())
 
     def keys(self):
-        return self._merged()[0].tolist()
+        return self._items()[0].tolist()
 
     def values(self):
-        return self._merged()[1].tolist()
+        return self._items()[1].tolist()
 
 
 class Router:
@@ -640,16 +930,19 @@ class Router:
         # a GPU with several equal-cost NIC ports (a multi-plane NIC) spreads each flow over
         # them; not in direct networks, where a GPU's links are the network itself
         self.spray = bool(spray_planes) and not topo.direct
-        up = np.flatnonzero(topo.tier == "scaleup")
-        out = np.flatnonzero(topo.tier != "scaleup")
-        self.g_up = RouteGraph(topo, up) if up.size else None
-        self.g_out = RouteGraph(topo, out) if out.size else None
+        is_up = topo.tier == "scaleup"             # (an object array: ~10 ms at 10^6 links)
+        up = np.flatnonzero(is_up)
+        out = np.flatnonzero(~is_up)
+        n = topo.n_nodes
+        self._transit = (topo.kind != "gpu") if not topo.direct else np.ones(n, dtype=bool)
+        self.g_up = RouteGraph(topo, up, transit=self._transit) if up.size else None
+        self.g_out = RouteGraph(topo, out, transit=self._transit) if out.size else None
         self._g_all = None             # the whole graph, built when a pair needs it
         g = topo.gpu_node
         self.out_ok = self.g_out is not None and bool(self.g_out.has_link[g].all())
         self.up_ok = (np.zeros(topo.n_gpus, dtype=bool) if self.g_up is None
                       else self.g_up.has_link[g])
-        self._rid = _PairIndex()                       # every known pair -> route id
+        self._rid = _PairIndex(topo.n_gpus)            # every known pair -> route id
         self._n_routes = 0
         self._nnz = 0
         self._ptr = np.zeros(1024, dtype=np.int64)
@@ -661,7 +954,8 @@ class Router:
     @property
     def g_all(self) -> RouteGraph:
         if self._g_all is None:
-            self._g_all = RouteGraph(self.topo, np.arange(self.topo.n_links))
+            self._g_all = RouteGraph(self.topo, np.arange(self.topo.n_links),
+                                     transit=self._transit)
         return self._g_all
 
     @g_all.setter
@@ -680,10 +974,14 @@ class Router:
         rids = self._rid.lookup(pairs)
         miss = np.flatnonzero(rids < 0)
         if miss.size:
-            uniq, inv = _unique_inverse(pairs[miss])
-            found = self._add(uniq // n, uniq % n)
+            p = pairs[miss] if miss.size < pairs.size else pairs
+            if p.size == 1 or (p[1:] > p[:-1]).all():       # sorted and distinct already
+                uniq, inv = p, None
+            else:
+                uniq, inv = _unique_inverse(p)
+            found = self._add(*np.divmod(uniq, n))
             self._rid.add(uniq, found)
-            rids[miss] = found[inv]
+            rids[miss] = found if inv is None else found[inv]
         return rids
 
     def _add(self, s: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -692,10 +990,7 @@ class Router:
         same = topo.scaleup_domain[s] == topo.scaleup_domain[d]
         use_up = same & self.up_ok[s] & self.up_ok[d]
         graphs = np.where(use_up, 0, np.where(self.out_ok, 1, 2))
-        ptr = np.zeros(s.size + 1, dtype=np.int64)
         base = self._n_routes
-        lens = np.zeros(s.size, dtype=np.int64)
-        lat = np.zeros(s.size)
         order = []
         for gi in range(3):
             m = np.flatnonzero(graphs == gi)
@@ -704,18 +999,22 @@ class Router:
                 g = self.g_up if gi == 0 else self.g_out if gi == 1 else self.g_all
                 ip, ll, cc, la = g.paths(sn[m], dn[m], mode=self.mode, seed=self.seed,
                                          spray_source=self.spray and g is not self.g_up)
-                lens[m] = np.diff(ip)
-                lat[m] = la
-                order.append((m, ip, ll, cc))
+                order.append((m, ip, ll, cc, la))
         if len(order) == 1 and order[0][0].size == s.size:     # one graph, nothing to merge
-            _, ip, ll, cc = order[0]
-            self._append(ip, ll, cc, lat)
+            _, ip, ll, cc, la = order[0]
+            self._append(ip, ll, cc, la)
             return base + np.arange(s.size)
         # assemble in the order of s
+        lens = np.zeros(s.size, dtype=np.int64)
+        lat = np.zeros(s.size)
+        for m, ip, _, _, la in order:
+            lens[m] = np.diff(ip)
+            lat[m] = la
+        ptr = np.zeros(s.size + 1, dtype=np.int64)
         ptr[1:] = np.cumsum(lens)
         L = np.zeros(ptr[-1], dtype=np.int64)
         C = np.zeros(ptr[-1])
-        for m, ip, ll, cc in order:
+        for m, ip, ll, cc, _ in order:
             seg = np.diff(ip)
             dst_pos = np.repeat(ptr[m], seg) + (np.arange(ip[-1]) - np.repeat(ip[:-1], seg))
             L[dst_pos] = ll
@@ -751,13 +1050,18 @@ class Router:
         self._links[m:m + links.size] = links
         self._coef[m:m + links.size] = coef
         self._lat[n:n + k] = lat
-        lens = np.diff(ptr)
-        bneck = np.full(k, np.inf)
-        nz = lens > 0
-        if nz.any():
+        lens = ptr[1:] - ptr[:-1]
+        per = self.topo.capacity_bps[links]
+        if not (coef == 1.0).all():                    # (x / 1.0 is x, bit for bit)
             with np.errstate(divide="ignore"):
-                per = self.topo.capacity_bps[links] / coef
-            bneck[nz] = np.minimum.reduceat(per, ptr[:-1][nz])
-        self._bneck[n:n + k] = bneck
+                per = per / coef
+        nz = lens > 0
+        if nz.all():
+            self._bneck[n:n + k] = np.minimum.reduceat(per, ptr[:-1]) if k else per[:0]
+        else:
+            bneck = np.full(k, np.inf)
+            if nz.any():
+                bneck[nz] = np.minimum.reduceat(per, ptr[:-1][nz])
+            self._bneck[n:n + k] = bneck
         self._n_routes += k
         self._nnz += links.size
