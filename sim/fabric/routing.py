@@ -60,8 +60,14 @@ def _flow_key(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 
 def _flow_hash(key: np.ndarray, seed: int, hop: int) -> np.ndarray:
-    """The ECMP hash of flows at ``hop``: one salt per (seed, hop)."""
-    return _mix(key ^ np.uint64(_salt(int(seed), int(hop))))
+    """The ECMP hash of flows at ``hop``: one salt per (seed, hop) (:func:`_mix` in place)."""
+    x = key ^ np.uint64(_salt(int(seed), int(hop)))
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
 
 
 @functools.lru_cache(maxsize=4096)
@@ -148,7 +154,7 @@ class RouteGraph:
         order = np.argsort(src, kind="stable")
         self.out_links = ids[order]                                   # global link ids
         self._out_dst = dst[order]                                    # and where they go
-        out_src = src[order]
+        out_src = np.repeat(np.arange(n), out_deg)                  # (= src[order])
         self.out_ptr = np.concatenate(([0], np.cumsum(out_deg)))
         self._out_deg = out_deg
         order = np.argsort(dst, kind="stable")
@@ -168,6 +174,10 @@ class RouteGraph:
         tt = ts & td
         self._tt_src = self.tidx[out_src[tt]]
         self._tt_dst = self.tidx[self._out_dst[tt]]
+        self._tt_links = self.out_links[tt]
+        self._tt_ptr = np.concatenate(([0], np.cumsum(np.bincount(self._tt_src,
+                                                                  minlength=self.n_transit))))
+        self._levels: dict = {}          # (row, level) -> its transit nodes, their in-links
         # GPUs with a link from another GPU (none in the built fabrics): their in-links are
         # not all from the switch they hang off
         gg = ~(ts | td)
@@ -200,10 +210,9 @@ class RouteGraph:
         self._att_slot = np.full(n, -1, dtype=np.int64)
         self._slot_ptr = np.zeros(1, dtype=np.int64)
         self._slot_links = np.zeros(0, dtype=np.int64)
-        # dense cache of next-level links per (row, transit node): start + 1 (0: not listed
-        # yet) and count in _nl_links
-        self._nl_first = np.zeros(0, dtype=np.int64)
-        self._nl_count = np.zeros(0, dtype=np.int64)
+        # dense cache of next-level links per (row, transit node): (start + 1 (0: not listed
+        # yet), count) in _nl_links (int32: 10 MB on a 131k-GPU fabric, touched randomly)
+        self._nl = np.zeros((0, 2), dtype=np.int32)
         self._nl_links = np.zeros(0, dtype=np.int64)
         self._nl_n = 0
         self._att = None                 # lazily: see _attachments
@@ -268,15 +277,14 @@ class RouteGraph:
         e_ok = ok[rep]
         off = np.repeat(ptr[sel[head]] - ptr[sel], lens)
         ok[rep[e_ok][nb[idx[e_ok] + off[e_ok]] != vals[e_ok]]] = False
-        nb_list, ptr_list = nb.tolist(), ptr.tolist()
         g_row = np.empty(first.size, dtype=np.int64)
         for g in np.argsort(first, kind="stable").tolist():
             i = int(sel[first[g]])
-            g_row[g] = self._new_row(d0, nb_list[ptr_list[i]:ptr_list[i + 1]], pending)
+            g_row[g] = self._new_row(d0, nb[ptr[i]:ptr[i + 1]].tolist(), pending)
         out = g_row[inv]
         for k in np.flatnonzero(~ok).tolist():
             i = int(sel[k])
-            out[k] = self._new_row(d0, nb_list[ptr_list[i]:ptr_list[i + 1]], pending)
+            out[k] = self._new_row(d0, nb[ptr[i]:ptr[i + 1]].tolist(), pending)
         return out
 
     def _dst_tables(self, nodes: np.ndarray):
@@ -412,6 +420,15 @@ class RouteGraph:
         left from its end -> (links, start, count) per entry; no way on: the error names the
         first such flow."""
         deg = self._out_deg[v]
+        if v.size and deg.min() == 1 == deg.max():       # one NIC port each: no choice
+            idx = self.out_ptr[v]
+            w = self._out_dst[idx]
+            cost = self._dist(row, ovr, w)
+            cost[w == dst] = 0
+            if np.any(cost >= _INF):
+                bad = np.flatnonzero(cost >= _INF)[0]
+                raise _no_route(self.topo, src[bad], dst[bad])
+            return self.out_links[idx], np.arange(v.size), deg
         rep, idx = _segments(self.out_ptr[v], deg)
         links = self.out_links[idx]
         w = self._out_dst[idx]
@@ -443,8 +460,9 @@ class RouteGraph:
         """
         E = v.size
         t = self.tidx[v]
-        if (not self.n_transit or self._out_deg[v].sum() <= self.scan_links
-                or (t < 0).any()):                # (no transit node: cannot be on a path)
+        if (not self.n_transit or (E <= self.scan_links and
+                                   self._out_deg[v].sum() <= self.scan_links)
+                or t.min() < 0):                  # (not a transit node: cannot be on a path)
             return [(None,) + self._scan(v, dst, row, ovr, src)]
         d = self._rows[row, t]
         d[v == ovr] = 1
@@ -505,94 +523,168 @@ class RouteGraph:
         transit node one step closer in row ``row[i]``: from the dense (row, node) cache
         while it is small enough, listing the pairs not seen yet; else per distinct pair."""
         T = self.n_transit
-        if self._rows.shape[0] * T <= self.cache_entries:
-            if self._nl_first.size < self._rows.shape[0] * T:       # rows were added
-                for name in ("_nl_first", "_nl_count"):
-                    old = getattr(self, name)
-                    grown = np.zeros(self._rows.shape[0] * T, dtype=np.int64)
-                    grown[:old.size] = old
-                    setattr(self, name, grown)
+        if self._rows.shape[0] * T <= self.cache_entries and self._nl_n < (1 << 30):
+            if self._nl.shape[0] < self._rows.shape[0] * T:         # rows were added
+                grown = np.zeros((self._rows.shape[0] * T, 2), dtype=np.int32)
+                grown[:self._nl.shape[0]] = self._nl
+                self._nl = grown
             key = row * T + t
-            first = self._nl_first[key]
-            miss = first == 0
+            sc = self._nl[key]
+            miss = sc[:, 0] == 0
             if miss.any():
                 self._list_level_links(_unique(key[miss]))
-                first = self._nl_first[key]
-            return self._nl_links, first - 1, self._nl_count[key]
+                sc = self._nl[key]
+            return self._nl_links, sc[:, 0] - 1, sc[:, 1]     # (int32)
         n = self.topo.n_nodes
         upair, inv = _unique_inverse(row * n + v)
         links, ptr = self._next_level_links(upair % n, upair // n)
         return links, ptr[:-1][inv], (ptr[1:] - ptr[:-1])[inv]
 
     def _list_level_links(self, keys: np.ndarray) -> None:
-        """Fill the cache entries ``keys`` (row * n_transit + transit index, sorted)."""
+        """Fill the cache entries ``keys`` (row * n_transit + transit index, sorted): as
+        :meth:`_next_level_links`, but a (row, level) group worth pulling is listed for
+        every node of the level at once (its next level's in-links give them all), so the
+        ~10^3 cores of a row take one pass instead of one per batch of flows."""
         T = self.n_transit
-        links, ptr = self._next_level_links(self._t_nodes[keys % T], keys // T)
+        r, t = np.divmod(keys, T)
+        d = self._rows[r, t].astype(np.int64)
+        deg = self._tt_ptr[t + 1] - self._tt_ptr[t]
+        if deg.sum() > T:                          # else no group can be worth a pull
+            D = int(d.max()) + 1
+            R = int(r.max()) + 1
+            if R * D <= keys.size + (1 << 16):
+                ugrp, grp = _unique_nodes(r * D + d, R * D)
+            else:
+                ugrp, grp = _unique_inverse(r * D + d)
+            push_cost = np.bincount(grp, weights=deg, minlength=ugrp.size)
+            pulled = []                            # (row, level, the next level's nodes)
+            for g in np.flatnonzero(push_cost > T).tolist():
+                rg, lev = divmod(int(ugrp[g]), D)
+                nodes, cost = self._level(rg, lev - 1)
+                if cost < push_cost[g]:
+                    pulled.append((rg, lev, nodes))
+            if pulled:
+                self._pull_level_links(pulled)
+                left = self._nl[keys, 0] == 0
+                keys, r, t, d = keys[left], r[left], t[left], d[left]
+        if keys.size:
+            pairs, links = self._push_level_links(r, t, d)
+            self._store_level_links(keys, links,
+                                    np.concatenate(([0], np.cumsum(np.bincount(
+                                        pairs, minlength=keys.size)))))
+
+    def _pull_level_links(self, pulled: list) -> None:
+        """Cache the next-level links of every node at level ``lev`` of row ``r`` for each
+        ``(r, lev, nodes at lev - 1)``: the transit in-links of those nodes from there."""
+        T = self.n_transit
+        w = np.concatenate([x for _, _, x in pulled])
+        gw = np.repeat(np.arange(len(pulled)), [x.size for _, _, x in pulled])
+        rep, idx = _segments(self.in_ptr[w], self._in_deg[w])
+        tu = self.tidx[self._in_src[idx]]
+        g_r = np.array([p[0] for p in pulled], dtype=np.int64)[gw[rep]]
+        g_lev = np.array([p[1] for p in pulled], dtype=np.int64)[gw[rep]]
+        ok = np.flatnonzero(tu >= 0)
+        ok = ok[self._rows[g_r[ok], tu[ok]] == g_lev[ok]]
+        key = g_r[ok] * T + tu[ok]
+        links = self.in_links[idx[ok]]
+        new = self._nl[key, 0] == 0               # (not listed by a scan before)
+        key, links = key[new], links[new]
+        order = np.argsort(key * self.topo.n_links + links)
+        key, links = key[order], links[order]
+        first = (np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size
+                 else np.zeros(0, dtype=np.int64))
+        self._store_level_links(key[first], links, np.r_[first, key.size])
+
+    def _store_level_links(self, keys, links, ptr) -> None:
         base, need = self._nl_n, self._nl_n + links.size
         if need > self._nl_links.size:
             grown = np.zeros(max(need, 2 * self._nl_links.size, 1024), dtype=np.int64)
             grown[:base] = self._nl_links[:base]
             self._nl_links = grown
         self._nl_links[base:need] = links
-        self._nl_first[keys] = base + ptr[:-1] + 1
-        self._nl_count[keys] = ptr[1:] - ptr[:-1]
+        self._nl[keys, 0] = base + ptr[:-1] + 1
+        self._nl[keys, 1] = ptr[1:] - ptr[:-1]
         self._nl_n = need
+
+    def _push_level_links(self, row, t, d, sel=None):
+        """(pair, link) of the transit out-links of pairs ``sel`` (all: None) at transit
+        index ``t`` and ``d`` hops in ``row`` to a node at ``d - 1``, by pair and link id."""
+        tptr = self._tt_ptr
+        if sel is None:
+            e_pair, idx = _segments(tptr[t], tptr[t + 1] - tptr[t])
+        else:
+            ts = t[sel]
+            e_pair, idx = _segments(tptr[ts], tptr[ts + 1] - tptr[ts])
+            e_pair = sel[e_pair]
+        ok = self._rows[row[e_pair], self._tt_dst[idx]] == d[e_pair] - 1
+        return e_pair[ok], self._tt_links[idx[ok]]
 
     def _next_level_links(self, v: np.ndarray, row: np.ndarray):
         """Out-links of node ``v[i]`` to a transit node one step closer in row ``row[i]``, by
         link id, for distinct (node, row) pairs sorted by (row, node) -> (links, CSR pointer
         per pair).
 
-        Per (row, level) group of pairs the cheaper of two exact listings: scan the out-links
-        of the group's nodes (a leaf's 64 ports), or the in-links of the row's next level (a
-        core has a link to every pod's spine, but the 32 spines above the destination leaf
-        have only ~2k in-links; scanning 128 core ports per pair was most of the routing
-        time). Finding a level reads a whole row, so only groups whose scan costs more than
-        that are considered.
+        Per (row, level) group of pairs the cheaper of two exact listings: scan the transit
+        out-links of the group's nodes (a leaf's 32 up-links), or the in-links of the row's
+        next level (a core has a link to every pod's spine, but the 32 spines above the
+        destination leaf have only ~2k in-links; scanning 128 core ports per pair was most
+        of the routing time). A row's levels are listed once (reading a whole row), and only
+        for groups whose scan costs more than that.
         """
-        rows, topo, T = self._rows, self.topo, self.n_transit
-        n = topo.n_nodes
-        d = rows[row, self.tidx[v]].astype(np.int64)
-        deg_out = self.out_ptr[v + 1] - self.out_ptr[v]
-        push = np.ones(v.size, dtype=bool)
+        rows, T = self._rows, self.n_transit
+        P = v.size
+        t = self.tidx[v]
+        d = rows[row, t].astype(np.int64)
+        tptr = self._tt_ptr
+        deg = tptr[t + 1] - tptr[t]
         parts = []                                 # (pair, link) lists
-        if deg_out.sum() > T:                      # else no group can be worth a pull
-            ugrp, grp = _unique_inverse(row * (1 << 32) + d)
-            push_cost = np.bincount(grp, weights=deg_out, minlength=ugrp.size)
-            cands = np.flatnonzero(push_cost > T)
-        else:
-            cands = np.zeros(0, dtype=np.int64)
-        step = max(1, (1 << 22) // max(T, 1))           # rows read at once: ~4M entries
-        for lo in range(0, cands.size, step):
-            g = cands[lo:lo + step]
-            g_row, g_d = ugrp[g] >> 32, ugrp[g] & 0xFFFFFFFF
-            lg, lt = np.nonzero(rows[g_row] == (g_d - 1)[:, None])     # the next levels
-            level = self._t_nodes[lt]
-            n_in = self.in_ptr[level + 1] - self.in_ptr[level]
-            pull = np.bincount(lg, weights=n_in, minlength=g.size) < push_cost[g]
-            if not pull.any():
-                continue
-            sel = pull[lg]
-            rep, idx = _segments(self.in_ptr[level[sel]], n_in[sel])
-            links = self.in_links[idx]
-            # the pair (row, link source), if asked about and in this group
-            key = g_row[lg[sel][rep]] * n + self._in_src[idx]
-            pos = np.minimum(np.searchsorted(row * n + v, key), v.size - 1)
-            hit = (row[pos] * n + v[pos] == key) & (grp[pos] == g[lg[sel][rep]])
-            parts.append((pos[hit], links[hit]))
-            push[np.isin(grp, g[pull])] = False
-        sel = np.flatnonzero(push)
-        e_pair, idx = _segments(self.out_ptr[v[sel]], deg_out[sel])
-        e_pair = sel[e_pair]
-        e_link = self.out_links[idx]
-        ti = self.tidx[self._out_dst[idx]]
-        ok = (ti >= 0) & (rows[row[e_pair], np.maximum(ti, 0)] == d[e_pair] - 1)
-        pairs = np.concatenate([e_pair[ok]] + [p[0] for p in parts])
-        links = np.concatenate([e_link[ok]] + [p[1] for p in parts])
+        push = None                                # pairs listed by a scan (None: all)
+        if deg.sum() > T:                          # else no group can be worth a pull
+            D = int(d.max()) + 1
+            R = int(row.max()) + 1
+            if R * D <= P + (1 << 16):
+                ugrp, grp = _unique_nodes(row * D + d, R * D)
+            else:
+                ugrp, grp = _unique_inverse(row * D + d)
+            push_cost = np.bincount(grp, weights=deg, minlength=ugrp.size)
+            pulled = []                            # (group, its next level's nodes)
+            for g in np.flatnonzero(push_cost > T).tolist():
+                r, lev = divmod(int(ugrp[g]), D)
+                nodes, cost = self._level(r, lev - 1)
+                if cost < push_cost[g]:
+                    pulled.append((g, nodes))
+            if pulled:
+                G = len(pulled)
+                local = np.full(ugrp.size, -1, dtype=np.int64)
+                local[[g for g, _ in pulled]] = np.arange(G)
+                lg = local[grp]
+                sel = np.flatnonzero(lg >= 0)
+                where = np.full(G * T, -1, dtype=np.int64)       # (group, node) -> pair
+                where[lg[sel] * T + t[sel]] = sel
+                w = np.concatenate([x for _, x in pulled])
+                gw = np.repeat(np.arange(G), [x.size for _, x in pulled])
+                rep, idx = _segments(self.in_ptr[w], self._in_deg[w])
+                tu = self.tidx[self._in_src[idx]]
+                ok = np.flatnonzero(tu >= 0)
+                pos = where[gw[rep[ok]] * T + tu[ok]]
+                hit = pos >= 0
+                parts.append((pos[hit], self.in_links[idx[ok[hit]]]))
+                push = np.flatnonzero(lg < 0)
+        pairs, links = self._push_level_links(row, t, d, push)
         if parts:
-            order = np.argsort(pairs * topo.n_links + links)
+            pairs = np.concatenate([pairs] + [p[0] for p in parts])
+            links = np.concatenate([links] + [p[1] for p in parts])
+            order = np.argsort(pairs * self.topo.n_links + links)
             pairs, links = pairs[order], links[order]
-        return links, np.concatenate(([0], np.cumsum(np.bincount(pairs, minlength=v.size))))
+        return links, np.concatenate(([0], np.cumsum(np.bincount(pairs, minlength=P))))
+
+    def _level(self, r: int, lev: int):
+        """(nodes at ``lev`` hops in row ``r``, their in-links in all)."""
+        out = self._levels.get((r, lev))
+        if out is None:
+            nodes = self._t_nodes[np.flatnonzero(self._rows[r] == lev)]
+            out = self._levels[(r, lev)] = (nodes, int(self._in_deg[nodes].sum()))
+        return out
 
     # -- paths ------------------------------------------------------------------------
     def paths(self, src: np.ndarray, dst: np.ndarray, *, mode: str, seed: int,
@@ -655,14 +747,22 @@ class RouteGraph:
             out_l = [c for _, c in cols]
             return _by_flow(F, topo.n_links, out_f, out_l,
                             [np.ones(x.size) for x in out_l]) + (fin_lat,)
-        m = np.empty((F, H), dtype=np.int64)
-        for h, (e, c) in enumerate(cols):
-            if e is None:
-                m[:, h] = c
-            else:
-                m[:, h] = topo.n_links                   # n_links: no link at this hop
-                m[e, h] = c
-        m.sort(axis=1)
+        x = []
+        for e, c in cols:
+            if e is not None:
+                full = np.full(F, topo.n_links, dtype=np.int64)    # n_links: no link here
+                full[e] = c
+                c = full
+            x.append(c)
+        if H <= 16:                       # sort each flow's links: a sorting network
+            for a, b in _sorting_network(H):
+                lo = np.minimum(x[a], x[b])
+                x[b] = np.maximum(x[a], x[b])
+                x[a] = lo
+            m = np.stack(x, axis=1)
+        else:
+            m = np.stack(x, axis=1)
+            m.sort(axis=1)
         if n == F * H:
             return np.arange(F + 1) * H, m.reshape(-1), np.ones(n), fin_lat
         has = m < topo.n_links
@@ -732,11 +832,32 @@ class RouteGraph:
         return _by_flow(F, topo.n_links, out_f, out_l, out_c) + (fin_lat,)
 
 
+@functools.lru_cache(maxsize=None)
+def _sorting_network(n: int) -> tuple:
+    """Batcher's odd-even merge sort comparators (i < j: min to i, max to j) for ``n``
+    values: the network for the next power of two, without the comparators that only touch
+    its padding (+inf, never moved)."""
+    p2 = 1 << max(n - 1, 0).bit_length()
+    pairs = []
+    p = 1
+    while p < p2:
+        k = p
+        while k >= 1:
+            for j in range(k % p, p2 - k, 2 * k):
+                for i in range(min(k, p2 - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return tuple((a, b) for a, b in pairs if b < n)
+
+
 def _compact(parts: list, E: int):
     """Parts of :meth:`RouteGraph._next_hops` -> (links, start, count) per entry, each
     entry's candidates in a run of ``links``."""
     if len(parts) == 1 and parts[0][0] is None:
         _, links, st, c = parts[0]
+        c = c.astype(np.int64)
         rep, idx = _segments(st, c)
         return links[idx], np.cumsum(c) - c, c
     start = np.empty(E, dtype=np.int64)
@@ -767,11 +888,11 @@ def _hash_pick(parts: list, E: int, fkey, seed: int, hop: int, topo, src, dst) -
         if c.size and c.max() > 1:
             multi = c > 1
             if multi.all():
-                st = st + (_flow_hash(k, seed, hop) % c.astype(np.uint64)).astype(np.int64)
+                st = st + (_flow_hash(k, seed, hop) % c.astype(np.uint64)).view(np.int64)
             else:                                      # the hash decides only these
                 m = np.flatnonzero(multi)
-                st = st.copy()
-                st[m] += (_flow_hash(k[m], seed, hop) % c[m].astype(np.uint64)).astype(np.int64)
+                st = st.astype(np.int64)
+                st[m] += (_flow_hash(k[m], seed, hop) % c[m].astype(np.uint64)).view(np.int64)
         if ent is None:
             out = links[st]
         else:
@@ -831,10 +952,11 @@ class _PairIndex(Mapping):
 
     def __init__(self, n: int) -> None:
         self._n = int(n)
-        # dst + 1 (0: free slot) and route id per (source, slot); slots used per source
-        self._dst = np.zeros((self._n, self.W), dtype=np.int64)
-        self._ids = np.zeros((self._n, self.W), dtype=np.int64)
-        self._fill = np.zeros(self._n, dtype=np.int64)
+        # dst + 1 (0: free slot) and route id per (source, slot), int32 (a route id beyond
+        # that goes to the runs); slots used per source
+        self._dst = np.zeros((self._n, self.W), dtype=np.int32)
+        self._ids = np.zeros((self._n, self.W), dtype=np.int32)
+        self._fill = np.zeros(self._n, dtype=np.int8)
         self._n_tab = 0
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []    # (keys, ids), longest first
 
@@ -847,7 +969,7 @@ class _PairIndex(Mapping):
             eq = self._dst[s] == (d + 1)[:, None]
             j = eq.argmax(axis=1)
             hit = eq[np.arange(keys.size), j]
-            out = np.where(hit, self._ids[s, j], -1)
+            out = np.where(hit, self._ids[s, j].astype(np.int64), -1)
         if self._runs:
             rest = np.flatnonzero(out < 0)
             k = keys[rest]
@@ -866,7 +988,7 @@ class _PairIndex(Mapping):
         first = np.r_[True, s[1:] != s[:-1]]              # a source's keys are in a run
         rank = i - np.maximum.accumulate(np.where(first, i, 0))
         slot = self._fill[s] + rank
-        ok = slot < self.W
+        ok = (slot < self.W) & (ids < (1 << 31) - 1)
         if ok.all():
             self._dst[s, slot] = d + 1
             self._ids[s, slot] = ids
@@ -1055,8 +1177,15 @@ class Router:
         if not (coef == 1.0).all():                    # (x / 1.0 is x, bit for bit)
             with np.errstate(divide="ignore"):
                 per = per / coef
-        nz = lens > 0
-        if nz.all():
+        H = int(lens[0]) if k else 0
+        if k and 0 < H <= 16 and per.size == k * H and lens.min() == H:
+            # routes of H links each: the same left fold as minimum.reduceat, by column
+            p = per.reshape(k, H)
+            b = p[:, 0]
+            for h in range(1, H):
+                b = np.minimum(b, p[:, h])
+            self._bneck[n:n + k] = b
+        elif (nz := lens > 0).all():
             self._bneck[n:n + k] = np.minimum.reduceat(per, ptr[:-1]) if k else per[:0]
         else:
             bneck = np.full(k, np.inf)
