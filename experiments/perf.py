@@ -192,6 +192,7 @@ def measure(name: str, quick: bool, repeats: int, single_run_s: float) -> dict:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0   # Linux: KiB
     return {"case": name, "size": size, "quick": quick,
             "wall_median_s": statistics.median(walls), "wall_min_s": min(walls),
+            "first_run_s": first,       # cold process and instrumented: an upper bound
             "runs": len(walls), "sim_events": c.events, "maxmin_solves": c.solves,
             "peak_rss_bytes": peak, **{k: v for k, v in out.items()}}
 
