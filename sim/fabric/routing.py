@@ -109,6 +109,12 @@ def _unique_nodes(x: np.ndarray, n: int):
     return u, where[x]
 
 
+def _unpack(x: np.ndarray, B: int) -> np.ndarray:
+    """(n, B) bits 0..B-1 of uint64 ``x`` (uint8 0/1)."""
+    return np.unpackbits(x.astype("<u8").view(np.uint8).reshape(-1, 8), axis=1,
+                         bitorder="little")[:, :B]
+
+
 def _segments(starts: np.ndarray, counts: np.ndarray):
     """(segment of each element, flat index) of the concatenated ranges
     ``starts[i] .. starts[i] + counts[i]``."""
@@ -175,8 +181,8 @@ class RouteGraph:
         self._tt_src = self.tidx[out_src[tt]]
         self._tt_dst = self.tidx[self._out_dst[tt]]
         self._tt_links = self.out_links[tt]
-        self._tt_ptr = np.concatenate(([0], np.cumsum(np.bincount(self._tt_src,
-                                                                  minlength=self.n_transit))))
+        self._tt_deg = np.bincount(self._tt_src, minlength=self.n_transit)
+        self._tt_ptr = np.concatenate(([0], np.cumsum(self._tt_deg)))
         self._levels: dict = {}          # (row, level) -> its transit nodes, their in-links
         # GPUs with a link from another GPU (none in the built fabrics): their in-links are
         # not all from the switch they hang off
@@ -213,6 +219,7 @@ class RouteGraph:
         # dense cache of next-level links per (row, transit node): (start + 1 (0: not listed
         # yet), count) in _nl_links (int32: 10 MB on a 131k-GPU fabric, touched randomly)
         self._nl = np.zeros((0, 2), dtype=np.int32)
+        self._nl64 = self._nl.view(np.int64).reshape(-1)      # one gather per entry
         self._nl_links = np.zeros(0, dtype=np.int64)
         self._nl_n = 0
         self._att = None                 # lazily: see _attachments
@@ -366,7 +373,9 @@ class RouteGraph:
 
     def _fill_rows(self, pending: list) -> None:
         """Reverse BFS of the queued rows: bit-parallel, 64 rows per pass over the transit
-        links (one pass per row was 3 ms each on a 131k-GPU fabric's 0.5 M links)."""
+        links (one pass per row was 3 ms each on a 131k-GPU fabric's 0.5 M links). Each
+        node's level is kept as bit planes (bit b of plane p: bit p of the level in row b)
+        and unpacked once at the end."""
         if self._bfs_order is None:
             src = self._tt_src                       # sorted: grouped by source
             starts = (np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
@@ -382,25 +391,32 @@ class RouteGraph:
                 bits = np.left_shift(np.uint64(1), np.arange(B, dtype=np.uint64))
                 sb = np.repeat(np.arange(B), [p[2].size for p in batch])
                 st = np.concatenate([p[2] for p in batch])
-                dist = np.full((B, T), self._unreach, dtype=self._dtype)
-                dist[sb, st] = d0
                 frontier = np.zeros(T, dtype=np.uint64)
                 np.bitwise_or.at(frontier, st, bits[sb])
                 visited = frontier.copy()
+                planes: list = []
                 level = d0
-                while dst_sorted.size and frontier.any():
+                while True:
+                    for p in range(level.bit_length()):
+                        if p == len(planes):
+                            planes.append(np.zeros(T, dtype=np.uint64))
+                        if level >> p & 1:
+                            planes[p] |= frontier
+                    if not dst_sorted.size:
+                        break
                     reach = np.zeros(T, dtype=np.uint64)
                     reach[usrc] = np.bitwise_or.reduceat(frontier[dst_sorted], starts)
                     frontier = reach & ~visited
-                    nz = np.flatnonzero(frontier)
-                    if not nz.size:
+                    if not frontier.any():
                         break
                     level += 1
                     visited |= frontier
-                    hit = (frontier[nz][:, None] & bits[None, :]) != 0      # (nodes, rows)
-                    r, c = np.nonzero(hit)
-                    dist[c, nz[r]] = level
-                self._rows[[p[0] for p in batch]] = dist
+                dist = np.zeros((T, B), dtype=self._dtype)
+                for p, plane in enumerate(planes):
+                    if plane.any():
+                        dist += _unpack(plane, B).astype(self._dtype) << p
+                dist[_unpack(visited, B) == 0] = self._unreach
+                self._rows[[p[0] for p in batch]] = dist.T
 
     def _dist(self, row: np.ndarray, ovr: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Hops from node ``v[i]`` to the destination of (``row[i]``, ``ovr[i]``);
@@ -528,12 +544,13 @@ class RouteGraph:
                 grown = np.zeros((self._rows.shape[0] * T, 2), dtype=np.int32)
                 grown[:self._nl.shape[0]] = self._nl
                 self._nl = grown
+                self._nl64 = grown.view(np.int64).reshape(-1)
             key = row * T + t
-            sc = self._nl[key]
+            sc = self._nl64[key].view(np.int32).reshape(-1, 2)
             miss = sc[:, 0] == 0
             if miss.any():
                 self._list_level_links(_unique(key[miss]))
-                sc = self._nl[key]
+                sc = self._nl64[key].view(np.int32).reshape(-1, 2)
             return self._nl_links, sc[:, 0] - 1, sc[:, 1]     # (int32)
         n = self.topo.n_nodes
         upair, inv = _unique_inverse(row * n + v)
@@ -548,7 +565,7 @@ class RouteGraph:
         T = self.n_transit
         r, t = np.divmod(keys, T)
         d = self._rows[r, t].astype(np.int64)
-        deg = self._tt_ptr[t + 1] - self._tt_ptr[t]
+        deg = self._tt_deg[t]
         if deg.sum() > T:                          # else no group can be worth a pull
             D = int(d.max()) + 1
             R = int(r.max()) + 1
@@ -609,12 +626,11 @@ class RouteGraph:
     def _push_level_links(self, row, t, d, sel=None):
         """(pair, link) of the transit out-links of pairs ``sel`` (all: None) at transit
         index ``t`` and ``d`` hops in ``row`` to a node at ``d - 1``, by pair and link id."""
-        tptr = self._tt_ptr
         if sel is None:
-            e_pair, idx = _segments(tptr[t], tptr[t + 1] - tptr[t])
+            e_pair, idx = _segments(self._tt_ptr[t], self._tt_deg[t])
         else:
             ts = t[sel]
-            e_pair, idx = _segments(tptr[ts], tptr[ts + 1] - tptr[ts])
+            e_pair, idx = _segments(self._tt_ptr[ts], self._tt_deg[ts])
             e_pair = sel[e_pair]
         ok = self._rows[row[e_pair], self._tt_dst[idx]] == d[e_pair] - 1
         return e_pair[ok], self._tt_links[idx[ok]]
@@ -635,8 +651,7 @@ class RouteGraph:
         P = v.size
         t = self.tidx[v]
         d = rows[row, t].astype(np.int64)
-        tptr = self._tt_ptr
-        deg = tptr[t + 1] - tptr[t]
+        deg = self._tt_deg[t]
         parts = []                                 # (pair, link) lists
         push = None                                # pairs listed by a scan (None: all)
         if deg.sum() > T:                          # else no group can be worth a pull
