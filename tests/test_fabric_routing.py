@@ -4,6 +4,7 @@ its links and switches add up to; distance rows shared; unreachable pairs named.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections import defaultdict
@@ -315,3 +316,117 @@ def route_digest(router_cls, topo) -> str:
 def test_routes_are_what_they_were(scan_links):
     router_cls = functools.partial(make_router, scan_links=scan_links)
     assert route_digest(router_cls, golden_topology()) == GOLDEN
+
+
+# The Router lists a hop's equal-cost next links several exact ways (scan every out-link; by
+# distance class with a dense (row, node) cache filled by scans or by whole-level pulls, or
+# without the cache), keeps pairs in a per-source table with sorted runs for the overflow,
+# and sorts each route's links with a sorting network (<= 16 hops) or np.sort: whichever is
+# used, the route table must be the same bytes.
+def mixed_topology():
+    """GPUs on one, two or no leaves, GPU-GPU links, parallel links, a switch linked to
+    itself, two scale-up domains with NVSwitches (some GPUs without; h7 without any link)."""
+    gpu = [f"g{i}" for i in range(8)] + [f"h{i}" for i in range(8)]
+    bw = dict(bandwidth="50 GB/s", latency="1 us")
+    links = [dict(a=gpu[i], b=f"leaf{i % 4}", tier="leaf", **bw) for i in range(14)]
+    links += [dict(a="g1", b="leaf2", tier="leaf", **bw), dict(a="g5", b="leaf3", tier="leaf", **bw),
+              dict(a="g3", b="g4", tier="leaf", **bw), dict(a="h6", b="h2", tier="leaf", **bw),
+              dict(a="g6", b="leaf1", tier="leaf", count=2, **bw)]
+    links += [dict(a=f"leaf{lf}", b=f"spine{sp}", tier="spine", bandwidth="100 GB/s",
+                   latency=f"{1 + sp} us") for lf in range(4) for sp in range(3) if lf != sp]
+    links += [dict(a="spine1", b="spine1", tier="spine", bandwidth="100 GB/s", latency="1 us"),
+              dict(a="leaf0", b="leaf3", tier="spine", bandwidth="100 GB/s", latency="1 us")]
+    links += [dict(a=gpu[i], b=f"nvs{i // 8}", tier="scaleup", bandwidth="400 GB/s",
+                   latency="100 ns") for i in range(15) if i % 5]
+    return topology_from_spec(dict(
+        name="mixed", switch_latency="300 ns",
+        nodes=[dict(name="g", kind="gpu", count=8, domain=0),
+               dict(name="h", kind="gpu", count=8, domain=1),
+               dict(name="leaf", kind="switch", tier="leaf", count=4),
+               dict(name="spine", kind="switch", tier="spine", count=3),
+               dict(name="nvs", kind="switch", tier="scaleup", count=2)],
+        links=links), source=None)
+
+
+def scrambled(topo, seed=0):
+    """``topo`` with its links renumbered at random: link-id order (the ECMP order) no longer
+    follows the node order."""
+    perm = np.random.default_rng(seed).permutation(topo.n_links)
+    return dataclasses.replace(topo, **{
+        f.name: getattr(topo, f.name)[perm] for f in dataclasses.fields(topo)
+        if isinstance(getattr(topo, f.name), np.ndarray)
+        and getattr(topo, f.name).shape[:1] == (topo.n_links,)})
+
+
+EQUIV = {**{k: fabric for k in ("dgx-3tier", "multiplane", "fat-tree", "gb200")},
+         "fat-tree scrambled": lambda _: scrambled(fabric("fat-tree")),
+         "ring40": lambda _: build_topology("ring", gpus=40),
+         "mixed": lambda _: mixed_topology()}
+
+
+def table_bytes(router, batches):
+    try:
+        rids = [router.route_ids(s, d) for s, d in batches]
+    except CposimError as e:
+        return str(e)
+    return [r.tobytes() for r in rids] + [np.ascontiguousarray(a).tobytes()
+                                          for a in router.table()]
+
+
+@pytest.mark.parametrize("routing", ["ecmp-hash", "ecmp-even"])
+@pytest.mark.parametrize("name", list(EQUIV))
+def test_every_way_of_listing_next_hops_gives_the_same_table(name, routing):
+    topo = EQUIV[name](name)
+    rng = np.random.default_rng(11)
+    n = topo.n_gpus
+    s, d = (np.divmod(np.arange(n * n), n) if n * n <= 2000
+            else (rng.integers(0, n, 1500), rng.integers(0, n, 1500)))
+    if name == "mixed":                   # only the pairs with a route (networkx says)
+        ref = Reference(topo)
+        linked = np.isin(topo.gpu_node, topo.src).tolist()
+        keep = np.array([linked[a] and linked[b] and
+                         int(topo.gpu_node[b]) in ref.distances(a, b)[1]
+                         for a, b in zip(s.tolist(), d.tolist())])
+        s, d = s[keep], d[keep]
+    cuts = np.sort(rng.choice(np.arange(1, s.size), 5, replace=False))
+    small = list(zip(np.split(s, cuts), np.split(d, cuts))) + [(s[::-3], d[::-3])]
+    for seed in (0, 7):
+        want = None
+        # first the plain scan of every out-link (the reference), then the listings by
+        # distance class: with the cache, without, by default batch size switches
+        for scan, cache in ((10 ** 9, None), (0, None), (0, 0), (None, None), (None, 0)):
+            router = make_router(topo, scan, routing=routing, seed=seed)
+            for g in (router.g_up, router.g_out, router.g_all):
+                if g is not None and cache is not None:
+                    g.cache_entries = cache
+            got = table_bytes(router, [(s, d)])
+            want = got if want is None else want
+            assert got == want, (seed, scan, cache)
+        # many small batches and repeats: the same routes by pair (new ids in batch order)
+        router = Router(topo, routing=routing, seed=seed)
+        one = routes(Router(topo, routing=routing, seed=seed), s, d)
+        assert sum((routes(router, a, b) for a, b in small[:-1]), []) == one
+        assert routes(router, *small[-1]) == one[::-3]
+        assert len(router._rid) == len(set(zip(s.tolist(), d.tolist())))
+        keys = router._rid.keys()
+        assert keys == sorted(keys) and len(keys) == len(router._rid)
+        assert router._rid.get(int(s[3]) * n + int(d[3])) is not None
+        assert router._rid.get(-1) is None and router._rid.get(n * n) is None
+
+
+def test_long_routes_and_many_peers():
+    """A 40-GPU ring: routes of up to 20 hops (np.sort, not the 16-input network) and 39
+    peers per GPU (the pair table's overflow runs) are still valid shortest paths."""
+    topo = build_topology("ring", gpus=40)
+    ref = Reference(topo)
+    n = topo.n_gpus
+    s, d = np.divmod(np.arange(n * n), n)
+    for routing in ("ecmp-hash", "ecmp-even"):
+        router = Router(topo, routing=routing, seed=3)
+        rids = router.route_ids(s, d)
+        ptr, links, coef, lat, bneck = router.table()
+        assert (ptr[1:] - ptr[:-1]).max() >= 17
+        for i in range(0, s.size, 7):
+            r = rids[i]
+            check_route(topo, ref, int(s[i]), int(d[i]), links[ptr[r]:ptr[r + 1]],
+                        coef[ptr[r]:ptr[r + 1]], lat[r], bneck[r], mode=routing)
