@@ -99,3 +99,19 @@ def test_a_run_leaves_no_cycles_and_restores_the_collector():
             gc.enable()
     simulate(trace, topo, fidelity="analytical")
     assert gc.isenabled() == was
+
+
+def test_flow_route_id_memo_follows_the_router():
+    from sim.fabric.routing import Router
+
+    topo = build_topology("dgx-h100-superpod", gpus=256, policy="copper-first")
+    fab = make_fabric(simpy.Environment(), topo, fidelity="flow")
+    src, dst = np.arange(0, 128), np.arange(128, 256)
+    a = fab._route_ids(src, dst)
+    assert np.array_equal(a, fab.router.route_ids(src, dst))
+    assert fab._route_ids(src.astype(np.int32), dst) is a       # same ids, same entry
+    with pytest.raises(ValueError):
+        a[0] = 1                                               # shared: read-only
+    fab.router = Router(topo, routing="ecmp-hash", seed=3)
+    b = fab._route_ids(src, dst)
+    assert b is not a and np.array_equal(b, fab.router.route_ids(src, dst))

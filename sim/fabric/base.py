@@ -75,6 +75,27 @@ class FabricBase:
         self._lbd = np.zeros(topology.n_links)
         self._pending: dict[int, tuple[np.ndarray, int]] = {}
         self.stats = {"flows": 0, "solves": 0, "sim_events": 0}
+        self._rid_memo: tuple = (None, {})
+
+    def _route_ids(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """``router.route_ids``, memoised by the pairs (read-only result): a collective's
+        waves ask about the same 10^5 pairs step after step, and a lookup among 10^6 known
+        pairs costs ~100x hashing the arrays. A new router (after a failure) starts afresh."""
+        router, memo = self._rid_memo
+        if router is not self.router:
+            router, memo = self.router, {}
+            self._rid_memo = (router, memo)
+        src = np.ascontiguousarray(src, dtype=np.int64)     # bytes must mean the same ids
+        dst = np.ascontiguousarray(dst, dtype=np.int64)
+        key = (src.tobytes(), dst.tobytes())
+        rids = memo.get(key)
+        if rids is None:
+            rids = router.route_ids(src, dst)
+            rids.flags.writeable = False
+            if len(memo) >= 256:
+                memo.pop(next(iter(memo)))
+            memo[key] = rids
+        return rids
 
     # -- queries ------------------------------------------------------------------------
     def _route(self, src_gpu, dst_gpu):

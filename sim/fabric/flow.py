@@ -101,7 +101,7 @@ class FlowFabric(FabricBase):
         if n == 0:
             ev.succeed(grp.finish)
             return ev
-        rids = self.router.route_ids(src, dst)
+        rids = self._route_ids(src, dst)
         if self._reservations:
             self._break_reservations(rids)
         ptr, links, coef, lat, _ = self.router.table()
@@ -183,7 +183,7 @@ class FlowFabric(FabricBase):
 
     def _wave(self, src, dst, size):
         """The memoised solo behaviour of one wave (None if it has local/zero-byte flows)."""
-        rids = self.router.route_ids(src, dst)
+        rids = self._route_ids(src, dst)
         cap = self.topology.capacity_bps
         key = (id(cap), rids.tobytes(), size.tobytes())
         hit = self._wave_memo.get(key)
