@@ -104,7 +104,7 @@ def _unique_nodes(x: np.ndarray, n: int):
     seen = np.zeros(n, dtype=bool)
     seen[x] = True
     u = np.flatnonzero(seen)
-    where = np.zeros(n, dtype=np.int64)
+    where = np.empty(n, dtype=np.int64)     # read only where ``seen``: no need to clear
     where[u] = np.arange(u.size)
     return u, where[x]
 
