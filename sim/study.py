@@ -80,6 +80,8 @@ class StudyConfig(pydantic.BaseModel):
     workload: WorkloadConfig = WorkloadConfig()
     topology: TopologyConfig = TopologyConfig()
     timeline: bool = True
+    # rank -> compute slowdown (2.0 = twice as long), see workloads.stragglers
+    stragglers: dict[int, float] = {}
 
 
 def load_study(path: str | Path | None) -> StudyConfig:
@@ -92,6 +94,15 @@ def load_study(path: str | Path | None) -> StudyConfig:
 
 
 def build_workload(cfg: StudyConfig, source: str = "<study>"):
+    trace = _base_workload(cfg, source)
+    if cfg.stragglers:
+        from workloads.stragglers import with_stragglers
+
+        trace = with_stragglers(trace, cfg.stragglers, source)
+    return trace
+
+
+def _base_workload(cfg: StudyConfig, source: str):
     w = cfg.workload.model_dump(exclude_none=True)
     trace_path = w.pop("trace", None)
     if trace_path is not None:

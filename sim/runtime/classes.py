@@ -2,7 +2,8 @@
 
 A *class* is a set of ranks that run the same program and are driven by one control loop.
 In ``per-rank`` mode every rank is its own class (the plain path). In ``grouped`` mode a class
-is a whole :class:`~workloads.trace.Program`: its ranks issue every op at the same instant, and
+is a whole :class:`~workloads.trace.Program` (split where its point-to-point peers would lie in
+two classes, see :func:`_split_by_peers`): its ranks issue every op at the same instant, and
 each collective is launched on all the communicators the class touches at once. The fabric still
 carries every rank's bytes, so contention is real; only the control flow is shared. This is exact
 as long as the ranks of a class stay in lock-step, i.e. when the fabric treats them
@@ -42,7 +43,92 @@ def build_classes(trace: Trace, mode: str) -> list[RankClass]:
         else:
             for r in prog.ranks:
                 classes.append(RankClass(len(classes), np.array([r]), prog.ops, pi))
-    return classes
+    return _split_by_peers(trace, classes) if mode == "grouped" else classes
+
+
+def _split_by_peers(trace: Trace, classes: list[RankClass]) -> list[RankClass]:
+    """Split classes until their ranks meet the rest of the job alike.
+
+    A class's ranks issue each op at the same instant, so (1) each of its point-to-point ops
+    must have all its peers in one class, and (2) for each group its collectives use, every
+    rank's communicator must hold the same classes (else some communicators of the group wait
+    for a class the others do not). Programs usually guarantee both (a pipeline stage talks to
+    the next stage; every TP group of a stage is alike), but a rank taken out of its program (a
+    straggler, see :mod:`workloads.stragglers`) breaks them for its neighbours, which split off
+    too, and theirs in turn. The result is the coarsest partition with (1) and (2) (a fixpoint,
+    as in colour refinement; one pass when nothing splits), so identical ranks are still driven
+    once and the symmetry falls back to finer classes only around the straggler.
+    """
+    groups = trace.groups
+    # per program: its relative p2p addressings (absolute peers never split a class) and the
+    # groups of its collectives
+    if len(classes) < 2 or all(c.ranks.size < 2 for c in classes):
+        return classes
+    p2p: dict[int, list] = {}
+    coll: dict[int, list] = {}
+    for c in classes:
+        pairs = {(op.kind, op.group, op.peer_offset) for op in c.ops
+                 if op.kind != "compute" and op.peer is None and op.group in groups}
+        p2p[c.program] = sorted({(g, o) for k, g, o in pairs if k in ("send", "recv")})
+        coll[c.program] = sorted({g for k, g, _ in pairs if k == "collective"})
+    peer_of: dict[tuple, np.ndarray] = {}          # (group, offset) -> peer rank of each rank
+    for g_name, off in sorted({x for xs in p2p.values() for x in xs}):
+        g = groups[g_name].members
+        peer = np.full(trace.world_size, -1, dtype=np.int64)   # -1: not in the group
+        peer[g.ravel()] = g[:, (np.arange(g.shape[1]) + off) % g.shape[1]].ravel()
+        peer_of[g_name, off] = peer
+    row_of: dict[str, np.ndarray] = {}             # group -> communicator of each rank (-1)
+    for g_name in sorted({x for xs in coll.values() for x in xs}):
+        g = groups[g_name].members
+        if g.shape[0] < 2:                         # one communicator: the same for all
+            continue
+        row = np.full(trace.world_size + 1, -1, dtype=np.int64)
+        row[g.ravel()] = np.repeat(np.arange(g.shape[0]), g.shape[1])
+        row_of[g_name] = row
+    label = np.full(trace.world_size + 1, -1, dtype=np.int64)  # label[-1]: no peer
+    while True:
+        for c in classes:
+            label[c.ranks] = c.index
+        # each communicator's multiset of classes, numbered; [-1]: not a member
+        row_kind = {}
+        for g_name in row_of:
+            m = label[groups[g_name].members]
+            mixed = np.flatnonzero(m.min(axis=1) != m.max(axis=1))
+            if mixed.size:          # rows of one class are that class; sort only the others
+                m = m.copy()
+                m[mixed] = np.sort(m[mixed], axis=1)
+                m[mixed, 0] = label.size + _tuple_ids(list(m[mixed].T))
+            row_kind[g_name] = np.append(m[:, 0], -1)
+        out: list[RankClass] = []
+        for c in classes:
+            cols = [label[peer_of[x][c.ranks]] for x in p2p[c.program]]
+            cols += [row_kind[g][row_of[g][c.ranks]] for g in coll[c.program] if g in row_of]
+            cols = [x for x in cols if x.size and x.min() != x.max()]   # most are constant
+            if not cols:
+                out.append(c)
+                continue
+            _, first, inv = np.unique(_tuple_ids(cols), return_index=True, return_inverse=True)
+            inv = inv.ravel()
+            for k in np.argsort(first, kind="stable").tolist():   # in order of first rank
+                out.append(RankClass(0, c.ranks[inv == k], c.ops, c.program))
+        if len(out) == len(classes):
+            return classes
+        for i, c in enumerate(out):
+            c.index = i
+        classes = out
+
+
+def _tuple_ids(cols: list[np.ndarray]) -> np.ndarray:
+    """One int64 per position, equal exactly where the tuples ``(c[i] for c in cols)`` are
+    equal (entries >= -1): columns packed in mixed radix, renumbered densely whenever the
+    next column would overflow (10^5 ranks, 10^3-wide communicators)."""
+    key = cols[0] + 1
+    for col in cols[1:]:
+        base = int(col.max()) + 2
+        if int(key.max()) >= (1 << 62) // base:
+            key = np.unique(key, return_inverse=True)[1].ravel()
+        key = key * base + (col + 1)
+    return key
 
 
 class Membership:

@@ -45,6 +45,20 @@ def simulate(trace: Trace, topology, *, fidelity: str = "flow", mode: str = "gro
 
 
 
+def critical_class(classes: pd.DataFrame, rtol: float = 1e-12):
+    """Index of the class the summary reports: the last to finish, and among classes that
+    finish together (every rank ends with the same gradient all-reduce) the one that waited
+    least — it set the pace — then the lowest rank. Ties are taken to ``rtol`` so that the
+    choice does not depend on how ranks were grouped into classes."""
+    fin = classes["finish_s"].to_numpy(dtype=float)
+    last = fin >= fin.max() * (1.0 - rtol)
+    bub = classes["bubble_s"].to_numpy(dtype=float) if "bubble_s" in classes else np.zeros(
+        len(classes))
+    least = last & (bub <= bub[last].min() + rtol * max(fin.max(), 1e-300))
+    first = classes["first_rank"].to_numpy()
+    return classes.index[np.flatnonzero(least)[np.argmin(first[least])]]
+
+
 def _summarise(rt: Runtime, fabric, wall_s: float) -> RunResult:
     rows = []
     # An iteration ends when its last rank finishes (the optimizer step is synchronous), so
@@ -92,7 +106,7 @@ def _summarise(rt: Runtime, fabric, wall_s: float) -> RunResult:
     else:
         ops_df = pd.DataFrame()
     classes = pd.DataFrame(rows).fillna(0.0)
-    crit = classes.loc[classes["finish_s"].idxmax()].to_dict() if len(classes) else {}
+    crit = classes.loc[critical_class(classes)].to_dict() if len(classes) else {}
     exposed = {k: v for k, v in crit.items() if k.startswith("exposed_")}
     summary = {
         "iteration_s": iteration,
