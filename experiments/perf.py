@@ -15,10 +15,13 @@ Cases (full run; ``--quick`` shrinks every one to a smoke test of a few seconds)
 * ``solve-N``: one max-min solve of a random permutation of N = 8,192 / 32,768 flows on a
   4:1 oversubscribed leaf-spine (:mod:`experiments.bench_fabric`).
 * ``packet``: SimPy events per wall second of the ``packet`` model (bench_fabric).
+* ``straggler-gpt3-131072-analytical``: the 131k GPT-3 iteration with one straggler (rank 5
+  computes 1.25x as long), where the symmetry falls back to finer rank classes.
 * ``equal-*``: the case with every speed-up and on the plain path (``fast_forward=False``:
   full schedules wave by wave, no runtime replay); the largest relative difference over the
   reported numbers (iteration / collective time, its breakdown, bytes delivered, bytes carried
-  by the links, dynamic link energy) must be <= 1e-9. The wall time is that of both runs;
+  by the links, dynamic link energy) must be <= 1e-9. ``equal-straggler-gpt3-1024-analytical``
+  compares the straggler case against one control loop per rank (``mode="per-rank"``) as well. The wall time is that of both runs;
   ``plain_wall_s`` the plain one.
 
 Each case runs in a fresh child process (peak memory = the child's peak RSS, which includes
@@ -63,9 +66,14 @@ CASES: dict[str, tuple] = {
     "equal-ring-ar-1024": ("equal-ring", 1024, "flow", None, "rel. diff <= 1e-9"),
     "equal-gpt3-1024-analytical": ("equal-gpt3", 1024, "analytical", None, "rel. diff <= 1e-9"),
     "equal-gpt3-1024-flow": ("equal-gpt3", 1024, "flow", None, "rel. diff <= 1e-9"),
+    # one straggler (rank 5 computes 1.25x as long): the symmetry falls back to finer classes
+    "straggler-gpt3-131072-analytical": ("straggler-gpt3", 131072, "analytical", None, "-"),
+    "equal-straggler-gpt3-1024-analytical": ("equal-straggler-gpt3", 1024, "analytical", None,
+                                             "rel. diff <= 1e-9"),
 }
 QUICK_SIZE = {"ring": 256, "gpt3": 128, "solve": 2048, "packet": 64, "equal-ring": 64,
-              "equal-gpt3": 128}
+              "equal-gpt3": 128, "straggler-gpt3": 128, "equal-straggler-gpt3": 128}
+STRAGGLERS = {5: 1.25}
 MEMORY_TARGET_BYTES = {"gpt3-16384-flow": 4e9}
 
 
@@ -95,13 +103,15 @@ def gpt3_trace(n: int):
     return generate("gpt3-175b", gpus=n, tp=8, pp=16, global_batch=16 * dp, micro_batch=1)
 
 
-def gpt3_case(n: int, fidelity: str, fast: bool = True) -> dict:
+def gpt3_case(n: int, fidelity: str, fast: bool = True, stragglers: dict | None = None,
+              mode: str = "grouped") -> dict:
     from sim.fabric import build_topology
     from sim.runtime.result import simulate
+    from workloads.stragglers import with_stragglers
 
-    trace = gpt3_trace(n)
+    trace = with_stragglers(gpt3_trace(n), stragglers or {})
     topo = build_topology("dgx-h100-superpod", gpus=n, policy="copper-first")
-    res = simulate(trace, topo, fidelity=fidelity, fast_forward=fast)
+    res = simulate(trace, topo, fidelity=fidelity, fast_forward=fast, mode=mode)
     s = res.summary
     fab = res.fabric
     return {"sim_time_s": res.iteration_s, "compute_s": s["compute_s"],
@@ -119,8 +129,14 @@ def run_case(name: str, quick: bool, fast: bool = True) -> dict:
         return ring_case(n, fid, fast)
     if kind == "gpt3":
         return gpt3_case(n, fid, fast)
+    if kind == "straggler-gpt3":
+        return gpt3_case(n, fid, fast, STRAGGLERS)
     if kind.startswith("equal-"):
-        fn = ring_case if kind == "equal-ring" else gpt3_case
+        if kind == "equal-straggler-gpt3":   # plain = one control loop per rank, no replay
+            def fn(n, fid, fast):
+                return gpt3_case(n, fid, fast, STRAGGLERS, "grouped" if fast else "per-rank")
+        else:
+            fn = ring_case if kind == "equal-ring" else gpt3_case
         a = fn(n, fid, True)
         t0 = time.perf_counter()
         b = fn(n, fid, False)

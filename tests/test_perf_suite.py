@@ -9,7 +9,7 @@ from sim.cli import main as cli_main
 
 def test_quick_suite_writes_every_case(tmp_path, capsys):
     cases = ("ring-ar-4096,gpt3-16384-analytical,gpt3-1024-flow,solve-8192,packet,"
-             "equal-ring-ar-1024")
+             "equal-ring-ar-1024,equal-straggler-gpt3-1024-analytical")
     assert perf.main(["--quick", "--cases", cases, "--out", str(tmp_path)]) == 0
     df = pd.read_parquet(tmp_path / "perf.parquet")
     assert df["case"].tolist() == cases.split(",")
@@ -22,6 +22,9 @@ def test_quick_suite_writes_every_case(tmp_path, capsys):
     assert ring["sim_time_s"] > 0
     # the speed-ups change no result (64-GPU ring all-reduce, with and without)
     assert df.set_index("case").loc["equal-ring-ar-1024", "max_rel_diff"] <= 1e-9
+    # with a straggler, grouped + replayed against one control loop per rank (128 GPUs)
+    assert df.set_index("case").loc["equal-straggler-gpt3-1024-analytical",
+                                    "max_rel_diff"] <= 1e-9
     out = capsys.readouterr().out
     assert "machine:" in out and "ring-ar-4096" in out
     assert (tmp_path / "perf.manifest.json").exists()
