@@ -228,7 +228,9 @@ def _validate_ops(ops: list[Op], groups: dict[str, Group], source: str, pi: int)
     _check_acyclic(ops, source, pi)
 
 
-def _check_acyclic(ops: Iterable[Op], source: str, pi: int) -> None:
+def stuck_ops(ops: Iterable[Op]) -> list[int]:
+    """Ids of the ops a topological sort cannot reach: those on a dependency cycle or behind
+    one (empty when the dependencies are acyclic). Deps must name ops of ``ops``."""
     ops = list(ops)
     indeg = {op.id: len(op.deps) for op in ops}
     children: dict[int, list[int]] = {op.id: [] for op in ops}
@@ -236,15 +238,17 @@ def _check_acyclic(ops: Iterable[Op], source: str, pi: int) -> None:
         for d in op.deps:
             children[d].append(op.id)
     ready = [i for i, n in indeg.items() if n == 0]
-    done = 0
     while ready:
         i = ready.pop()
-        done += 1
         for c in children[i]:
             indeg[c] -= 1
             if indeg[c] == 0:
                 ready.append(c)
-    if done != len(ops):
-        stuck = sorted(i for i, n in indeg.items() if n > 0)[:5]
-        raise CposimError(f"dependency cycle among ops {stuck}", file=source,
+    return [i for i, n in indeg.items() if n > 0]
+
+
+def _check_acyclic(ops: Iterable[Op], source: str, pi: int) -> None:
+    stuck = stuck_ops(ops)
+    if stuck:
+        raise CposimError(f"dependency cycle among ops {sorted(stuck)[:5]}", file=source,
                           field=f"programs[{pi}]")

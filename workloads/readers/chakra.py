@@ -39,7 +39,7 @@ import numpy as np
 from sim.errors import CposimError
 from workloads.native import MAX_WORLD_SIZE
 from workloads.readers.protowire import WireError, decode_stream, encode_delimited, load_schema
-from workloads.trace import Group, Op, Program, Trace
+from workloads.trace import Group, Op, Program, Trace, stuck_ops
 
 SCHEMA = load_schema()
 NODE_TYPES = SCHEMA.enums["NodeType"]
@@ -396,20 +396,7 @@ def _check_deps(ops: list[Op], src: str, lines: dict[int, int]) -> None:
             if d not in ids:
                 raise CposimError(f"node {op.id} depends on missing node {d}", file=src,
                                   line=lines[op.id], field="data_deps")
-    # cycle check with a line number
-    indeg = {op.id: len(op.deps) for op in ops}
-    children: dict[int, list[int]] = {op.id: [] for op in ops}
-    for op in ops:
-        for d in op.deps:
-            children[d].append(op.id)
-    ready = [i for i, n in indeg.items() if n == 0]
-    while ready:
-        i = ready.pop()
-        for c in children[i]:
-            indeg[c] -= 1
-            if indeg[c] == 0:
-                ready.append(c)
-    stuck = [i for i, n in indeg.items() if n > 0]
+    stuck = stuck_ops(ops)          # a cycle is reported at its first line in the file
     if stuck:
         first = min(stuck, key=lambda i: lines[i])
         raise CposimError(f"dependency cycle through node {first}", file=src,
