@@ -16,7 +16,6 @@ GPUs), checkpoint write and restart costs from ``sim/faults/parameters.csv``.
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import numpy as np
@@ -214,20 +213,3 @@ def run(quick: bool = False) -> FigureResult:
     return FigureResult(name="reliability", tables={"reliability": df},
                         figures={"reliability": fig}, checks=checks, parameters=params,
                         notes=notes)
-
-
-def main(argv=None) -> int:
-    from experiments.common import save
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--out", default="results/reliability")
-    args = p.parse_args(argv)
-    res = run(args.quick)
-    save(res, args.out)
-    for c in res.checks:
-        print(c.line())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
