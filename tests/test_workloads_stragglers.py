@@ -129,3 +129,14 @@ def test_classes_split_only_around_the_straggler():
     peers = {owner[int(r)] for r in row if r != 5}
     assert len(peers) == 1 and owner[5] not in peers
     assert len(cls[peers.pop()].ranks) == 7
+
+
+def test_example_straggler_study_loads():
+    from pathlib import Path
+
+    from sim.study import build_workload, load_study
+
+    path = Path(__file__).parents[1] / "examples" / "straggler-study.toml"
+    cfg = load_study(path)
+    assert cfg.stragglers == {5: 1.3}
+    assert build_workload(cfg, str(path)).metadata["stragglers"] == {5: 1.3}
