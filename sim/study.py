@@ -82,6 +82,9 @@ class StudyConfig(pydantic.BaseModel):
     timeline: bool = True
     # rank -> compute slowdown (2.0 = twice as long), see workloads.stragglers
     stragglers: dict[int, float] = {}
+    # rank -> stall in seconds, at the start or before each op named delay_before
+    delays: dict[int, float] = {}
+    delay_before: str | None = None
 
 
 def load_study(path: str | Path | None) -> StudyConfig:
@@ -95,10 +98,14 @@ def load_study(path: str | Path | None) -> StudyConfig:
 
 def build_workload(cfg: StudyConfig, source: str = "<study>"):
     trace = _base_workload(cfg, source)
-    if cfg.stragglers:
-        from workloads.stragglers import with_stragglers
+    if cfg.stragglers or cfg.delays:
+        from workloads.stragglers import with_delays, with_stragglers
 
         trace = with_stragglers(trace, cfg.stragglers, source)
+        trace = with_delays(trace, cfg.delays, cfg.delay_before, source)
+    elif cfg.delay_before is not None:
+        raise CposimError("delay_before needs a [delays] table", file=source,
+                          field="delay_before")
     return trace
 
 

@@ -140,3 +140,67 @@ def test_example_straggler_study_loads():
     cfg = load_study(path)
     assert cfg.stragglers == {5: 1.3}
     assert build_workload(cfg, str(path)).metadata["stragglers"] == {5: 1.3}
+
+
+# ---- delays --------------------------------------------------------------------------------
+def test_start_delay_shifts_the_iteration_exactly():
+    from workloads.stragglers import with_delays
+
+    topo = single_switch(4, link_bandwidth_bps=400e9, link_latency_s=1e-6)
+    t = _two_rank_trace()
+    for fid in ("analytical", "flow"):
+        base = simulate(t, topo, fidelity=fid).iteration_s
+        late = with_delays(t, {2: 5e-4})
+        assert [p.ranks.tolist() for p in late.programs] == [[0, 1, 3], [2]]
+        assert simulate(late, topo, fidelity=fid).iteration_s == pytest.approx(
+            base + 5e-4, rel=1e-9), fid
+    assert with_delays(t, {2: 0.0}) is t
+
+
+def test_delay_before_a_named_op():
+    from workloads.stragglers import delayed, with_delays
+
+    ops = [Op(0, "compute", name="a", duration_s=1e-3),
+           Op(1, "collective", name="ar", deps=(0,), collective="allreduce", group="world",
+              size_bytes=2.0 ** 20),
+           Op(2, "compute", name="b", deps=(1,), duration_s=1e-3)]
+    d = delayed(ops, 2e-4, before="ar")
+    assert [(o.id, o.name, o.deps) for o in d] == [
+        (0, "a", ()), (3, "delay before ar", (0,)), (1, "ar", (3,)), (2, "b", (1,))]
+    t = Trace(4, [Program(np.arange(4), ops, "all")]).validate()
+    topo = single_switch(4, link_bandwidth_bps=400e9, link_latency_s=1e-6)
+    base = simulate(t, topo, fidelity="analytical").iteration_s
+    late = with_delays(t, {0: 2e-4}, before="ar").validate()
+    assert simulate(late, topo, fidelity="analytical").iteration_s == pytest.approx(
+        base + 2e-4, rel=1e-9)
+    with pytest.raises(CposimError, match="no op named 'nope'"):
+        with_delays(t, {0: 1e-3}, before="nope")
+    with pytest.raises(CposimError, match=r"delays\.1.*non-negative"):
+        with_delays(t, {1: -1e-3})
+
+
+@pytest.mark.parametrize("fidelity", ["analytical", "flow"])
+def test_delayed_rank_grouped_equals_per_rank(fidelity):
+    from workloads.generator import generate
+    from workloads.stragglers import with_delays
+
+    trace = generate("gpt3-175b", gpus=128, tp=8, pp=4, global_batch=8, micro_batch=1)
+    topo = build_topology("dgx-h100-superpod", gpus=128, policy="copper-first")
+    late = with_delays(trace, {5: 3e-3})     # stage 0: on the critical path (stage 1 hides it)
+    fast = simulate(late, topo, fidelity=fidelity, fast_forward=True)
+    plain = simulate(late, topo, fidelity=fidelity, mode="per-rank",
+                     fast_forward=fidelity == "flow")
+    assert fast.iteration_s == pytest.approx(plain.iteration_s, rel=REL)
+    np.testing.assert_allclose(fast.fabric.link_bytes, plain.fabric.link_bytes, rtol=REL)
+    assert fast.iteration_s > simulate(trace, topo, fidelity=fidelity).iteration_s
+
+
+def test_study_config_delays():
+    from sim.study import StudyConfig, build_workload
+
+    base = {"workload": {"model": "gpt3-175b", "gpus": 128, "tp": 8, "pp": 16,
+                         "global_batch": 2, "micro_batch": 1}}
+    t = build_workload(StudyConfig.model_validate({**base, "delays": {"3": 0.01}}), "s.toml")
+    assert t.metadata["delays"] == {3: 0.01}
+    with pytest.raises(CposimError, match="delay_before"):
+        build_workload(StudyConfig.model_validate({**base, "delay_before": "x"}), "s.toml")
