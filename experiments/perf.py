@@ -281,10 +281,12 @@ def main(argv=None) -> int:
     m = machine()
     print(f"machine: {m['cpu']}, {m['cores']} cores, load {m['load_avg_1m']:.2f}, "
           f"Python {m['python']}, numpy {m['numpy']}, SimPy {m['simpy']}")
-    print("targets (issue #8): median wall time on one core of a 2-core machine"
+    print("targets (issue #8): median wall time on one core of a 2-core machine; first run: "
+          "the first, counted run in a fresh process"
           + (" -- QUICK: reduced sizes, targets do not apply" if args.quick else ""))
-    hdr = (f"{'case':24s} {'wall median':>12s} {'runs':>4s} {'SimPy events':>12s} "
-           f"{'solves':>7s} {'peak RSS':>9s}  {'target':18s} result")
+    w = max(len(n) for n in names)
+    hdr = (f"{'case':{w}s} {'wall median':>12s} {'first run':>10s} {'runs':>4s} "
+           f"{'SimPy events':>12s} {'solves':>7s} {'peak RSS':>9s}  {'target':18s} result")
     print(hdr)
     rows = []
     for name in names:
@@ -296,7 +298,7 @@ def main(argv=None) -> int:
         row["result"] = "-" if args.quick else _verdict(row)
         rows.append(row)
         if row.get("status") != "ok":
-            print(f"{name:24s} {row['status']}")
+            print(f"{name:{w}s} {row['status']}")
             continue
         extra = ""
         if name == "packet":
@@ -306,7 +308,8 @@ def main(argv=None) -> int:
                      f"{_fmt_time(row['plain_wall_s'])})")
         elif "sim_time_s" in row:
             extra = f"  (simulated {row['sim_time_s']:.6g} s)"
-        print(f"{name:24s} {_fmt_time(row['wall_median_s']):>12s} {row['runs']:>4d} "
+        print(f"{name:{w}s} {_fmt_time(row['wall_median_s']):>12s} "
+              f"{_fmt_time(row['first_run_s']):>10s} {row['runs']:>4d} "
               f"{row['sim_events']:>12d} {row['maxmin_solves']:>7d} "
               f"{row['peak_rss_bytes'] / 2**30:>7.2f} GB  {row['target']:18s} "
               f"{row['result']}{extra}")

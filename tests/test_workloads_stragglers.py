@@ -204,3 +204,12 @@ def test_study_config_delays():
     assert t.metadata["delays"] == {3: 0.01}
     with pytest.raises(CposimError, match="delay_before"):
         build_workload(StudyConfig.model_validate({**base, "delay_before": "x"}), "s.toml")
+
+
+def test_send_to_a_rank_without_program_is_named():
+    ops = [Op(0, "send", peer=3, size_bytes=1e6)]
+    t = Trace(4, [Program(np.array([0, 1]), ops, "a"),
+                  Program(np.array([2]), [Op(0, "compute", duration_s=1e-3)], "b")]).validate()
+    topo = single_switch(4, link_bandwidth_bps=400e9, link_latency_s=1e-6)
+    with pytest.raises(CposimError, match="runs no program"):
+        simulate(t, topo, fidelity="analytical")

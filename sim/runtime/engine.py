@@ -250,10 +250,11 @@ class Runtime:
             peers = self.members.peers(st.cls, op)
             peer_classes = np.unique(self.members.class_of_rank[peers])
             if len(peer_classes) != 1 or peer_classes[0] < 0:
+                # classes are split until peers agree (classes._split_by_peers), so only a
+                # peer that runs no program can get here
                 raise CposimError(
-                    f"{op.kind} op {op.id} '{op.name}': the peers of ranks "
-                    f"{st.cls.ranks[:4].tolist()} are not one program; run with "
-                    "mode='per-rank'", field="mode")
+                    f"{op.kind} op {op.id} '{op.name}': a peer of ranks "
+                    f"{st.cls.ranks[:4].tolist()} runs no program", field="trace")
             got = self._peers[pkey] = (peers, int(peer_classes[0]))
         peers, peer_cls = got
         if op.kind == "send":
