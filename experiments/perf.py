@@ -17,6 +17,7 @@ Cases (full run; ``--quick`` shrinks every one to a smoke test of a few seconds)
 * ``packet``: SimPy events per wall second of the ``packet`` model (bench_fabric).
 * ``straggler-gpt3-131072-analytical``: the 131k GPT-3 iteration with one straggler (rank 5
   computes 1.25x as long), where the symmetry falls back to finer rank classes.
+* ``even-gpt3-131072-analytical``: the 131k GPT-3 iteration with ``routing="ecmp-even"``.
 * ``equal-*``: the case with every speed-up and on the plain path (``fast_forward=False``:
   full schedules wave by wave, no runtime replay); the largest relative difference over the
   reported numbers (iteration / collective time, its breakdown, bytes delivered, bytes carried
@@ -68,11 +69,14 @@ CASES: dict[str, tuple] = {
     "equal-gpt3-1024-flow": ("equal-gpt3", 1024, "flow", None, "rel. diff <= 1e-9"),
     # one straggler (rank 5 computes 1.25x as long): the symmetry falls back to finer classes
     "straggler-gpt3-131072-analytical": ("straggler-gpt3", 131072, "analytical", None, "-"),
+    # routing="ecmp-even": every flow over all its equal-cost paths (factored routes)
+    "even-gpt3-131072-analytical": ("even-gpt3", 131072, "analytical", None, "-"),
     "equal-straggler-gpt3-1024-analytical": ("equal-straggler-gpt3", 1024, "analytical", None,
                                              "rel. diff <= 1e-9"),
 }
 QUICK_SIZE = {"ring": 256, "gpt3": 128, "solve": 2048, "packet": 64, "equal-ring": 64,
-              "equal-gpt3": 128, "straggler-gpt3": 128, "equal-straggler-gpt3": 128}
+              "equal-gpt3": 128, "straggler-gpt3": 128, "equal-straggler-gpt3": 128,
+              "even-gpt3": 128}
 STRAGGLERS = {5: 1.25}
 MEMORY_TARGET_BYTES = {"gpt3-16384-flow": 4e9}
 
@@ -104,14 +108,15 @@ def gpt3_trace(n: int):
 
 
 def gpt3_case(n: int, fidelity: str, fast: bool = True, stragglers: dict | None = None,
-              mode: str = "grouped") -> dict:
+              mode: str = "grouped", routing: str = "ecmp-hash") -> dict:
     from sim.fabric import build_topology
     from sim.runtime.result import simulate
     from workloads.stragglers import with_stragglers
 
     trace = with_stragglers(gpt3_trace(n), stragglers or {})
     topo = build_topology("dgx-h100-superpod", gpus=n, policy="copper-first")
-    res = simulate(trace, topo, fidelity=fidelity, fast_forward=fast, mode=mode)
+    res = simulate(trace, topo, fidelity=fidelity, fast_forward=fast, mode=mode,
+                   routing=routing)
     s = res.summary
     fab = res.fabric
     return {"sim_time_s": res.iteration_s, "compute_s": s["compute_s"],
@@ -131,6 +136,8 @@ def run_case(name: str, quick: bool, fast: bool = True) -> dict:
         return gpt3_case(n, fid, fast)
     if kind == "straggler-gpt3":
         return gpt3_case(n, fid, fast, STRAGGLERS)
+    if kind == "even-gpt3":
+        return gpt3_case(n, fid, fast, routing="ecmp-even")
     if kind.startswith("equal-"):
         if kind == "equal-straggler-gpt3":   # plain = one control loop per rank, no replay
             def fn(n, fid, fast):

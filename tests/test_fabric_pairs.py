@@ -115,3 +115,54 @@ def test_flow_route_id_memo_follows_the_router():
     fab.router = Router(topo, routing="ecmp-hash", seed=3)
     b = fab._route_ids(src, dst)
     assert b is not a and np.array_equal(b, fab.router.route_ids(src, dst))
+
+
+@pytest.fixture(scope="module")
+def even_fabric():
+    topo = build_topology("dgx-h100-superpod", gpus=2048, policy="copper-first")
+    return make_fabric(simpy.Environment(), topo, fidelity="analytical", routing="ecmp-even")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(64, 3000), st.sampled_from([1, 8, 256, 1024]))
+def test_ecmp_even_factored_routes_equal_the_route_table(even_fabric, seed, n, stride):
+    # pairs to a GPU `stride` away (ring neighbours of TP / rail / DP communicators) and
+    # random ones, some inside a node (NVLink, not factored), a few to themselves
+    from sim.fabric.pairs import FactoredPairRoutes
+
+    fab = even_fabric
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, 2048, n)
+    dst = np.where(rng.random(n) < 0.7, (src + stride) % 2048, rng.integers(0, 2048, n))
+    w = rng.uniform(0, 1e9, n) * (rng.random(n) < 0.9)
+    lat, bn, lb = _direct(fab, src, dst, w)
+    r = pair_routes(fab, src, dst)
+    assert isinstance(r, FactoredPairRoutes) or stride == 1
+    np.testing.assert_allclose(r.latency_s, lat, rtol=1e-12, atol=0)
+    assert np.array_equal(r.bottleneck_bps, bn)
+    got = r.link_bytes(w)
+    assert np.array_equal(got.links, lb.links)          # the links the pairs cross
+    np.testing.assert_allclose(got.bytes, lb.bytes, rtol=1e-12, atol=1e-3)
+    assert r.size <= _direct_entries(fab, src, dst)       # never more hop entries kept
+
+
+def _direct_entries(fab, src, dst):
+    rids = fab.router.route_ids(src, dst)
+    ptr = fab.router.table()[0]
+    return int((ptr[rids + 1] - ptr[rids]).sum())
+
+
+def test_ecmp_even_analytical_iteration_same_with_and_without_factoring(monkeypatch):
+    import sim.fabric.pairs as pairs
+    from sim.runtime import simulate
+    from workloads.generator import generate
+
+    trace = generate("gpt3-175b", gpus=2048, tp=8, pp=16, global_batch=32, micro_batch=1)
+    topo = build_topology("dgx-h100-superpod", gpus=2048, policy="copper-first")
+    a = simulate(trace, topo, fidelity="analytical", routing="ecmp-even")
+    monkeypatch.setattr(pairs, "_factored", lambda *a, **k: None)
+    b = simulate(trace, topo, fidelity="analytical", routing="ecmp-even")
+    assert a.iteration_s == pytest.approx(b.iteration_s, rel=1e-12)
+    np.testing.assert_allclose(a.fabric.link_bytes, b.fabric.link_bytes, rtol=1e-12)
+    assert a.fabric.energy_j() == pytest.approx(b.fabric.energy_j(), rel=1e-12)
+    assert a.fabric.bytes_delivered == pytest.approx(b.fabric.bytes_delivered, rel=1e-12)

@@ -5,6 +5,13 @@ reduce-scatters of one pipeline stage's data-parallel communicators use the same
 neighbours, for every bucket size. Looking their routes up, gathering their hops and finding
 the distinct links they cross once per pair set (instead of per collective) leaves a
 bincount per collective for its link bytes.
+
+With ``ecmp-even`` routing a pair's route is its whole shortest-path fan-out (a cross-pod
+pair of a 3-tier fat-tree crosses ~600 links), so per-pair hop lists grow as pairs x paths
+(18 M entries at 16k GPUs, ~10^8 at 131k). There, a GPU with one scale-out link each way
+(single-homed NIC) makes the route of ``s -> d`` its own link up to leaf ``A``, the route
+from ``A`` to leaf ``B`` and ``B``'s link down to ``d``: the middle part is shared by every
+pair on the same two leaves, routed once (:class:`FactoredPairRoutes`).
 """
 
 from __future__ import annotations
@@ -31,11 +38,124 @@ class PairRoutes(NamedTuple):
     links: np.ndarray
     inv: np.ndarray
 
+    @property
+    def size(self) -> int:
+        """Hop entries kept."""
+        return self.e_pair.size
+
     def link_bytes(self, pair_bytes: np.ndarray) -> LinkBytes:
         """Bytes per link when pair ``i`` carries ``pair_bytes[i]``; summed in hop-entry
         order, as :meth:`LinkBytes.of` sums them (bit-identical)."""
         w = pair_bytes[self.e_pair] * self.coef
         return LinkBytes(self.links, np.bincount(self.inv, weights=w, minlength=self.links.size))
+
+
+class FactoredPairRoutes:
+    """:class:`PairRoutes` of pairs whose routes share their middle part (``ecmp-even``):
+    per pair ``latency_s`` and ``bottleneck_bps``; :meth:`link_bytes` adds the pairs' bytes
+    per middle part first, then spreads them over its links. Pairs that do not factor keep
+    their own hop entries (``rest``)."""
+
+    def __init__(self, latency_s, bottleneck_bps, fac, pair_class, n_class, m_class, m_coef,
+                 rest, rest_entries, links, inv):
+        self.latency_s = latency_s
+        self.bottleneck_bps = bottleneck_bps
+        self._fac = fac                  # indices of the factored pairs
+        self._cls = pair_class           # their middle part
+        self._n_class = n_class
+        self._m_class, self._m_coef = m_class, m_coef         # middle parts' hop entries
+        self._rest = rest                # indices of the other pairs
+        self._r_pair, self._r_coef = rest_entries
+        self.links, self._inv = links, inv
+        # hop entries kept; ``links`` / ``inv`` list the middle parts' entries, then each
+        # factored pair's first and last link, then the other pairs' entries
+        self.size = m_class.size + 2 * fac.size + self._r_pair.size
+
+    def link_bytes(self, pair_bytes: np.ndarray) -> LinkBytes:
+        b = pair_bytes[self._fac]
+        per_class = np.bincount(self._cls, weights=b, minlength=self._n_class)
+        w = np.concatenate((per_class[self._m_class] * self._m_coef, b, b,
+                            pair_bytes[self._rest][self._r_pair] * self._r_coef))
+        return LinkBytes(self.links, np.bincount(self._inv, weights=w,
+                                                 minlength=self.links.size))
+
+
+def _single_homed(router):
+    """Per GPU: its one scale-out link up and down (-1 where it has none or several),
+    memoised on the router."""
+    got = router.__dict__.get("_single_homed")
+    if got is None:
+        topo = router.topo
+        g = topo.gpu_node
+        out = np.flatnonzero(topo.tier != "scaleup")
+        pos = np.full(topo.n_nodes, -1, dtype=np.int64)
+        pos[g] = np.arange(g.size)
+        res = []
+        for end in (topo.src, topo.dst):
+            gi = pos[end[out]]
+            mine = gi >= 0
+            count = np.bincount(gi[mine], minlength=g.size)
+            link = np.full(g.size, -1, dtype=np.int64)
+            link[gi[mine]] = out[mine]
+            link[count != 1] = -1
+            res.append(link)
+        got = router.__dict__["_single_homed"] = tuple(res)
+    return got
+
+
+def _factored(fabric, router, src, dst):
+    """:class:`FactoredPairRoutes` of the pairs, or None when too few of them factor."""
+    from sim.fabric.routing import Router, _unique_inverse
+
+    topo = fabric.topology
+    if type(router) is not Router or router.mode != "ecmp-even" or topo.direct \
+            or not router.out_ok or src.size < 64:
+        return None
+    up, down = _single_homed(router)
+    sn, dn = topo.gpu_node[src], topo.gpu_node[dst]
+    # the pairs routed on the scale-out graph (as Router._add decides), single-homed at both ends
+    in_up = (topo.scaleup_domain[src] == topo.scaleup_domain[dst]) & router.up_ok[src] \
+        & router.up_ok[dst]
+    ok = ~in_up & (sn != dn) & (up[src] >= 0) & (down[dst] >= 0)
+    fac = np.flatnonzero(ok)
+    if fac.size < src.size // 2:
+        return None
+    first, last = up[src[fac]], down[dst[fac]]
+    leaf_a, leaf_b = topo.dst[first], topo.src[last]
+    _, cls = _unique_inverse(leaf_a * topo.n_nodes + leaf_b)
+    rep = fac[np.unique(cls, return_index=True)[1]]            # one pair per middle part
+    rids = router.route_ids(src[rep], dst[rep])
+    ptr, links, coef, lat, bneck = router.table()
+    e_rep, idx = route_entries(ptr, rids)
+    r_first, r_last = up[src[rep]], down[dst[rep]]
+    l_e = links[idx]
+    ends = (l_e == r_first[e_rep]) | (l_e == r_last[e_rep])
+    if not np.all(coef[idx][ends] == 1.0) or np.count_nonzero(ends) != 2 * rep.size:
+        return None                      # not the shape assumed above: take the plain path
+    mid = ~ends
+    m_class, m_links, m_coef = e_rep[mid], l_e[mid], coef[idx][mid]
+    cap = topo.capacity_bps
+    mid_b = np.full(rep.size, np.inf)
+    with np.errstate(divide="ignore"):
+        np.minimum.at(mid_b, m_class, cap[m_links] / m_coef)
+    mid_lat = lat[rids] - topo.latency_s[r_first] - topo.latency_s[r_last]
+    n = src.size
+    latency = np.empty(n)
+    bott = np.empty(n)
+    latency[fac] = topo.latency_s[first] + mid_lat[cls] + topo.latency_s[last]
+    bott[fac] = np.minimum(np.minimum(cap[first], mid_b[cls]), cap[last])
+    rest = np.flatnonzero(~ok)
+    r_pair = np.zeros(0, np.int64)
+    r_links, r_coef = np.zeros(0, np.int64), np.zeros(0)
+    if rest.size:
+        rr = router.route_ids(src[rest], dst[rest])
+        ptr, links, coef, lat, bneck = router.table()
+        r_pair, ridx = route_entries(ptr, rr)
+        r_links, r_coef = links[ridx], coef[ridx]
+        latency[rest], bott[rest] = lat[rr], bneck[rr]
+    ulinks, inv = _distinct(np.concatenate((m_links, first, last, r_links)), topo.n_links)
+    return FactoredPairRoutes(latency, bott, fac, cls, rep.size, m_class, m_coef, rest,
+                              (r_pair, r_coef), ulinks, inv)
 
 
 def pair_routes(fabric, src: np.ndarray, dst: np.ndarray) -> PairRoutes:
@@ -53,17 +173,20 @@ def pair_routes(fabric, src: np.ndarray, dst: np.ndarray) -> PairRoutes:
     got = sets.get(key)
     if got is not None:
         return got
-    rids = router.route_ids(src, dst)
-    ptr, links, coef, lat, bneck = router.table()
-    e_pair, idx = route_entries(ptr, rids)
-    ulinks, inv = _distinct(links[idx], fabric.topology.n_links)
-    got = PairRoutes(lat[rids], bneck[rids], e_pair, coef[idx], ulinks, inv)
-    while sets and size[0] + idx.size > _CACHE_ENTRIES:
+    got = _factored(fabric, router, src, dst)
+    if got is None:
+        rids = router.route_ids(src, dst)
+        ptr, links, coef, lat, bneck = router.table()
+        e_pair, idx = route_entries(ptr, rids)
+        ulinks, inv = _distinct(links[idx], fabric.topology.n_links)
+        got = PairRoutes(lat[rids], bneck[rids], e_pair, coef[idx], ulinks, inv)
+    n = got.size
+    while sets and size[0] + n > _CACHE_ENTRIES:
         old = sets.pop(next(iter(sets)))
-        size[0] -= old.e_pair.size
-    if idx.size <= _CACHE_ENTRIES:
+        size[0] -= old.size
+    if n <= _CACHE_ENTRIES:
         sets[key] = got
-        size[0] += idx.size
+        size[0] += n
     return got
 
 
