@@ -271,6 +271,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("results/perf"))
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    from sim import hugepages
+    hugepages.default_off()     # as the cposim command does (an entry point owns its process)
 
     if args.child:
         print(json.dumps(measure(args.child, args.quick, args.repeats, args.single_run_s),

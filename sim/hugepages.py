@@ -1,4 +1,4 @@
-"""numpy's transparent-huge-page advice, off by default for cposim's processes.
+"""numpy's transparent-huge-page advice, off in the processes cposim's commands own.
 
 numpy asks the kernel for huge pages (``madvise(MADV_HUGEPAGE)``) on every array of 4 MiB or
 more. With the usual Linux setting ``transparent_hugepage/defrag = madvise``, such a fault
@@ -9,7 +9,10 @@ the advice and 1.03-1.07 s without; later runs, which reuse freed memory, and th
 16,384-GPU ``flow`` case were the same either way (development VM, Linux THP
 ``enabled=madvise, defrag=madvise``).
 
-The user's own ``NUMPY_MADVISE_HUGEPAGE`` (0 or 1), read by numpy at import, always stands.
+The ``cposim`` command and ``python -m experiments.perf`` call :func:`default_off` first
+thing; importing cposim changes nothing (a library does not reset another library's
+process-wide settings). In a notebook or script, call it yourself. The user's own
+``NUMPY_MADVISE_HUGEPAGE`` (0 or 1), read by numpy at import, always stands.
 """
 
 from __future__ import annotations

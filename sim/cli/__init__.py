@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-from sim import __version__
+from sim import __version__, hugepages
 from sim.errors import CposimError
 
 # Order is the order of `cposim --help`.
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    hugepages.default_off()     # the command owns its process: see sim.hugepages
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
