@@ -86,12 +86,22 @@ def rank_files(path: str | Path, ext: str = "et") -> tuple[str, list[tuple[int, 
 
 
 # ---------------------------------------------------------------------------- node -> op
-def _attrs(node: dict) -> dict:
+def _attrs(node: dict, src: str | None = None, line: int = 0) -> dict:
+    """name -> value of a node's attributes. With ``src``, a malformed ``attr`` raises (naming
+    src and line); without, malformed entries are skipped (global metadata)."""
     out = {}
     attrs = node.get("attr", [])
-    for a in attrs if isinstance(attrs, list) else []:
+    if not isinstance(attrs, list):
+        if src is not None:
+            raise CposimError("attr must be a list of objects", file=src, line=line,
+                              field="attr")
+        attrs = []
+    for a in attrs:
         if not isinstance(a, dict):
-            continue
+            if src is None:
+                continue
+            raise CposimError("attr must be a list of objects", file=src, line=line,
+                              field="attr")
         val = None
         for k, v in a.items():
             if k in ("name", "doc_string"):
@@ -131,10 +141,7 @@ def _node_to_op(node: dict, src: str, line: int, world: int) -> tuple[Op, dict]:
     """One decoded Node (proto field names) -> Op (with absolute peer) and extra facts."""
     if not isinstance(node, dict):
         raise CposimError("a node must be an object", file=src, line=line)
-    attr = node.get("attr", [])
-    if not isinstance(attr, list) or not all(isinstance(x, dict) for x in attr):
-        raise CposimError("attr must be a list of objects", file=src, line=line, field="attr")
-    a = _attrs(node)
+    a = _attrs(node, src, line)
     nid = _int(node.get("id", 0), "id", src, line)
     name = str(node.get("name", ""))
     ntype = node.get("type", 0)
@@ -301,7 +308,7 @@ def _decode_et(path: Path) -> tuple[dict, list[tuple[int, dict]]]:
         raise CposimError("empty .et file (no GlobalMetadata)", file=src)
     meta, nodes = None, []
     try:
-        for i, at, msg in decode_stream(buf, ["GlobalMetadata", "Node"], SCHEMA):
+        for i, at, msg in decode_stream(buf, ["GlobalMetadata", "Node"], SCHEMA, shared=True):
             if i == 0:
                 meta = msg
             else:
@@ -350,7 +357,7 @@ def read_chakra(path: str | Path) -> Trace:
                               f"{MAX_WORLD_SIZE}", file=str(files[0][1]), line=1)
     # nodes -> ops per rank (feeder attrs come as {"name", "value"})
     rank_ops: dict[int, list[Op]] = {}
-    extras: dict[str, set] = {"involved_dim": set(), "is_cpu_op": set()}
+    extras: set[str] = set()            # attributes seen that cposim does not model
     for rank, f, _meta, nodes in per_rank:
         ops = []
         seen: dict[int, int] = {}
@@ -360,8 +367,8 @@ def read_chakra(path: str | Path) -> Trace:
                 raise CposimError(f"duplicate node id {op.id}", file=str(f), line=line,
                                   field="id")
             seen[op.id] = line
-            for k, v in extra.items():
-                extras[k].add(json.dumps(v))
+            if extra:
+                extras.update(extra)
             ops.append(op)
         _check_deps(ops, str(f), seen)
         rank_ops[rank] = ops
@@ -377,7 +384,8 @@ def read_chakra(path: str | Path) -> Trace:
     metadata = {"format": "chakra-json" if is_json else "chakra-et", "source": prefix,
                 "et_version": per_rank[0][2].get("version") if per_rank[0][2] else None,
                 "units": {"duration_micros": "us", "comm_size": "bytes"},
-                "notes": [f"{k} present but not modelled" for k, v in extras.items() if v]}
+                "notes": [f"{k} present but not modelled" for k in ("involved_dim", "is_cpu_op")
+                          if k in extras]}
     for k in ("cposim_metadata",):
         if k in meta0:
             try:
