@@ -175,7 +175,12 @@ def read_varint(buf: bytes, pos: int, end: int | None = None) -> tuple[int, int]
             raise WireError("varint longer than 10 bytes", start)
 
 
+_ONE_BYTE = [bytes((i,)) for i in range(128)]
+
+
 def encode_varint(value: int) -> bytes:
+    if 0 <= value < 128:             # field keys, ids, small sizes: most varints of a trace
+        return _ONE_BYTE[value]
     if value < 0:
         value &= (1 << 64) - 1  # two's complement, 10 bytes, as protobuf does for int64
     out = bytearray()
