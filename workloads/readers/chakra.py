@@ -28,6 +28,7 @@ Ranks whose op lists are identical share one :class:`Program`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -380,7 +381,7 @@ def read_chakra(path: str | Path) -> Trace:
                     rank not in members.get(op.group, ()):
                 raise CposimError(f"rank {rank} is not a member of group {op.group!r}",
                                   file=str(f), line=line, field="pg_name")
-    programs = _merge_programs(rank_ops)
+    programs = _merge_programs(_relative_peers(rank_ops, groups))
     metadata = {"format": "chakra-json" if is_json else "chakra-et", "source": prefix,
                 "et_version": per_rank[0][2].get("version") if per_rank[0][2] else None,
                 "units": {"duration_micros": "us", "comm_size": "bytes"},
@@ -429,6 +430,32 @@ def _groups(meta: dict, rank_ops: dict[int, list[Op]], world: int, src: str) -> 
             if op.group is not None and op.group != "world":
                 users.setdefault(op.group, set()).add(rank)
     return {name: Group(name, np.asarray(sorted(r))[None, :]) for name, r in users.items()}
+
+
+def _relative_peers(rank_ops: dict[int, list[Op]], groups: dict) -> dict[int, list[Op]]:
+    """Sends and receives that name a group (``pg_name``) holding both ends get their peer
+    as an offset within the communicator, as cposim's own traces give it: Chakra stores one
+    absolute peer per rank, so the ranks of one pipeline stage would otherwise never have
+    equal programs, and the runtime would drive each rank on its own."""
+    pos: dict[str, tuple] = {}
+    for name, g in groups.items():
+        n, size = g.members.shape
+        row = {r: i for i, r in enumerate(g.members.ravel().tolist())}
+        pos[name] = (row, size)
+    out = {}
+    for rank, ops in rank_ops.items():
+        new = []
+        for op in ops:
+            if op.peer is not None and op.group in pos:
+                row, size = pos[op.group]
+                a, b = row.get(rank), row.get(op.peer)
+                if a is not None and b is not None and a // size == b // size:
+                    off = (b - a) % size
+                    off = off - size if off > size // 2 else off    # -1, not size - 1
+                    op = dataclasses.replace(op, peer=None, peer_offset=off)
+            new.append(op)
+        out[rank] = new
+    return out
 
 
 def _merge_programs(rank_ops: dict[int, list[Op]]) -> list[Program]:
