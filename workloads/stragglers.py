@@ -34,7 +34,7 @@ def _checked(trace: Trace, per_rank: Mapping, source: str, table: str = "straggl
         try:
             rank = int(key)
         except (TypeError, ValueError):
-            raise CposimError(f"a straggler is named by its rank (an integer), got {key!r}",
+            raise CposimError(f"{table} are keyed by rank (an integer), got {key!r}",
                               file=source, field=field) from None
         if isinstance(key, float) and key != rank or not 0 <= rank < trace.world_size:
             raise CposimError(f"rank {key!r} is not in 0..{trace.world_size - 1}",
