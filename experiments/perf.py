@@ -22,8 +22,8 @@ Cases (full run; ``--quick`` shrinks every one to a smoke test of a few seconds)
   full schedules wave by wave, no runtime replay); the largest relative difference over the
   reported numbers (iteration / collective time, its breakdown, bytes delivered, bytes carried
   by the links, dynamic link energy) must be <= 1e-9. ``equal-straggler-gpt3-1024-analytical``
-  compares the straggler case against one control loop per rank (``mode="per-rank"``) as well. The wall time is that of both runs;
-  ``plain_wall_s`` the plain one.
+  compares the straggler case against one control loop per rank (``mode="per-rank"``) as
+  well. The wall time is that of both runs; ``plain_wall_s`` the plain one.
 
 Each case runs in a fresh child process (peak memory = the child's peak RSS, which includes
 the ~0.1 GB of Python + numpy + pandas). The first run counts SimPy events (every

@@ -134,9 +134,9 @@ def with_delays(trace: Trace, delays: Mapping, before: str | None = None,
         return trace
     if before is not None:
         for prog in trace.programs:
-            if np.isin(prog.ranks, list(late)).any() and not any(
-                    op.name == before for op in prog.ops):
-                r = int(prog.ranks[np.isin(prog.ranks, list(late))][0])
+            hit = prog.ranks[np.isin(prog.ranks, list(late))]
+            if hit.size and not any(op.name == before for op in prog.ops):
+                r = int(hit[0])
                 raise CposimError(f"rank {r} has no op named {before!r}", file=source,
                                   field="delay_before")
     programs = _split(trace, late, lambda ops, d: delayed(ops, d, before),

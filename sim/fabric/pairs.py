@@ -109,14 +109,12 @@ def _factored(fabric, router, src, dst):
 
     topo = fabric.topology
     if type(router) is not Router or router.mode != "ecmp-even" or topo.direct \
-            or not router.out_ok or src.size < 64:
+            or src.size < 64:
         return None
     up, down = _single_homed(router)
-    sn, dn = topo.gpu_node[src], topo.gpu_node[dst]
-    # the pairs routed on the scale-out graph (as Router._add decides), single-homed at both ends
-    in_up = (topo.scaleup_domain[src] == topo.scaleup_domain[dst]) & router.up_ok[src] \
-        & router.up_ok[dst]
-    ok = ~in_up & (sn != dn) & (up[src] >= 0) & (down[dst] >= 0)
+    # the pairs routed on the scale-out graph, single-homed at both ends
+    ok = (router.graph_of(src, dst) == 1) & (topo.gpu_node[src] != topo.gpu_node[dst]) \
+        & (up[src] >= 0) & (down[dst] >= 0)
     fac = np.flatnonzero(ok)
     if fac.size < src.size // 2:
         return None

@@ -1121,12 +1121,18 @@ class Router:
             rids[miss] = found if inv is None else found[inv]
         return rids
 
+    def graph_of(self, s: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Which graph routes GPU pair ``s -> d``: 0 the scale-up links (both in one scale-up
+        domain), 1 the scale-out links, 2 all links (when the scale-out misses a GPU)."""
+        topo = self.topo
+        use_up = (topo.scaleup_domain[s] == topo.scaleup_domain[d]) & self.up_ok[s] \
+            & self.up_ok[d]
+        return np.where(use_up, 0, np.where(self.out_ok, 1, 2))
+
     def _add(self, s: np.ndarray, d: np.ndarray) -> np.ndarray:
         topo = self.topo
         sn, dn = topo.gpu_node[s], topo.gpu_node[d]
-        same = topo.scaleup_domain[s] == topo.scaleup_domain[d]
-        use_up = same & self.up_ok[s] & self.up_ok[d]
-        graphs = np.where(use_up, 0, np.where(self.out_ok, 1, 2))
+        graphs = self.graph_of(s, d)
         base = self._n_routes
         order = []
         for gi in range(3):

@@ -71,21 +71,18 @@ def _split_by_peers(trace: Trace, classes: list[RankClass]) -> list[RankClass]:
                  if op.kind != "compute" and op.peer is None and op.group in groups}
         p2p[c.program] = sorted({(g, o) for k, g, o in pairs if k in ("send", "recv")})
         coll[c.program] = sorted({g for k, g, _ in pairs if k == "collective"})
+    W = trace.world_size
     peer_of: dict[tuple, np.ndarray] = {}          # (group, offset) -> peer rank of each rank
     for g_name, off in sorted({x for xs in p2p.values() for x in xs}):
+        # Membership.peers for every rank at once (a column shift); -1: not in the group
         g = groups[g_name].members
-        peer = np.full(trace.world_size, -1, dtype=np.int64)   # -1: not in the group
+        peer = np.full(W, -1, dtype=np.int64)
         peer[g.ravel()] = g[:, (np.arange(g.shape[1]) + off) % g.shape[1]].ravel()
         peer_of[g_name, off] = peer
-    row_of: dict[str, np.ndarray] = {}             # group -> communicator of each rank (-1)
-    for g_name in sorted({x for xs in coll.values() for x in xs}):
-        g = groups[g_name].members
-        if g.shape[0] < 2:                         # one communicator: the same for all
-            continue
-        row = np.full(trace.world_size + 1, -1, dtype=np.int64)
-        row[g.ravel()] = np.repeat(np.arange(g.shape[0]), g.shape[1])
-        row_of[g_name] = row
-    label = np.full(trace.world_size + 1, -1, dtype=np.int64)  # label[-1]: no peer
+    row_of = {g_name: rows_of(groups[g_name], W)   # group -> communicator of each rank (-1)
+              for g_name in sorted({x for xs in coll.values() for x in xs})
+              if groups[g_name].members.shape[0] > 1}   # one communicator: the same for all
+    label = np.full(W + 1, -1, dtype=np.int64)     # label[-1]: no peer
     while True:
         for c in classes:
             label[c.ranks] = c.index
@@ -118,6 +115,22 @@ def _split_by_peers(trace: Trace, classes: list[RankClass]) -> list[RankClass]:
         classes = out
 
 
+def rows_of(group: Group, world_size: int) -> np.ndarray:
+    """rank -> index of its communicator in ``group`` (-1 when not a member)."""
+    rows = np.full(world_size, -1, dtype=np.int64)
+    n, size = group.members.shape
+    rows[group.members.ravel()] = np.repeat(np.arange(n), size)
+    return rows
+
+
+def cols_of(group: Group, world_size: int) -> np.ndarray:
+    """rank -> its position within its communicator of ``group`` (-1 when not a member)."""
+    cols = np.full(world_size, -1, dtype=np.int64)
+    n, size = group.members.shape
+    cols[group.members.ravel()] = np.tile(np.arange(size), n)
+    return cols
+
+
 def _tuple_ids(cols: list[np.ndarray]) -> np.ndarray:
     """One int64 per position, equal exactly where the tuples ``(c[i] for c in cols)`` are
     equal (entries >= -1): columns packed in mixed radix, renumbered densely whenever the
@@ -148,20 +161,14 @@ class Membership:
         """rank -> index of its communicator in ``group`` (-1 when not a member)."""
         rows = self._row_of_rank.get(group.name)
         if rows is None:
-            rows = np.full(self.trace.world_size, -1, dtype=np.int64)
-            n, size = group.members.shape
-            rows[group.members.ravel()] = np.repeat(np.arange(n), size)
-            self._row_of_rank[group.name] = rows
+            rows = self._row_of_rank[group.name] = rows_of(group, self.trace.world_size)
         return rows
 
     def _col_of_rank(self, group: Group) -> np.ndarray:
         """rank -> its position within its communicator of ``group``."""
         cols = self._col_of.get(group.name)
         if cols is None:
-            cols = np.full(self.trace.world_size, -1, dtype=np.int64)
-            n, size = group.members.shape
-            cols[group.members.ravel()] = np.tile(np.arange(size), n)
-            self._col_of[group.name] = cols
+            cols = self._col_of[group.name] = cols_of(group, self.trace.world_size)
         return cols
 
     def component(self, group: Group, cls: RankClass) -> tuple[int, np.ndarray, np.ndarray]:
