@@ -115,7 +115,13 @@ def _base_workload(cfg: StudyConfig, source: str):
     if trace_path is not None:
         from workloads.io import read_trace
 
-        return read_trace(trace_path, **w)
+        try:
+            return read_trace(trace_path, **w)
+        except CposimError as exc:
+            if exc.field not in w:      # the trace file's own error: it names file and line
+                raise
+            raise CposimError(f"{exc.message} (reading {trace_path})", file=source,
+                              field=f"workload.{exc.field}") from None
     from workloads.generator import generate
 
     params = inspect.signature(generate).parameters

@@ -14,6 +14,9 @@ from sim.errors import CposimError
 from workloads.trace import Trace
 
 FORMATS = ("native", "astra-sim-1.0", "simai", "chakra-et", "chakra-json")
+# Reader options by format (besides ``format`` and ``world_size``): a study's [workload] table
+# and the CLI pass them through, so an unknown one must be named here, not fail inside a reader.
+TEXT_OPTIONS = ("dims", "micro", "update", "pipeline")
 WRITE_FORMATS = ("native", "chakra-et", "chakra-json")
 
 
@@ -56,8 +59,15 @@ def detect_format(path: str | Path) -> str:
 
 def read_trace(path: str | Path, *, format: str | None = None, world_size: int | None = None,
                **opts) -> Trace:
-    """Read any supported trace. Text options: ``world_size``, ``dims``, ``micro``."""
+    """Read any supported trace. Text options: ``world_size`` and :data:`TEXT_OPTIONS`
+    (see :func:`workloads.readers.astra_text.read_astra_text`)."""
     fmt = format or detect_format(path)
+    text = fmt in ("astra-sim-1.0", "simai")
+    unknown = sorted(k for k in opts if k not in TEXT_OPTIONS)
+    if unknown:
+        known = ", ".join(("world_size",) + TEXT_OPTIONS) if text else "world_size"
+        raise CposimError(f"unknown reader option {unknown[0]!r} for {fmt} traces "
+                          f"(options: {known})", file=str(path), field=unknown[0])
     if fmt == "native":
         from workloads.native import read_native
 

@@ -126,6 +126,50 @@ class Group:
         return self.members[row[0]]
 
 
+@dataclass(frozen=True)
+class BubbleFormula:
+    """A pipeline bubble *computed* after the run instead of simulated: SimAI's accounting of a
+    pipelined workload whose stages run once (see :mod:`workloads.readers.simai_pipeline`).
+
+    Each rank class's iteration grows by ``factor`` × (its compute time plus the time it waited
+    for collectives of ``comm_phases``, over ops whose layer is not in ``excluded_layers``)
+    as bubble, plus ``exposed_pp_s`` of exposed pipeline communication. Kept in the trace's
+    metadata (key :attr:`KEY`), so it survives conversion to the native format.
+    """
+
+    factor: float
+    exposed_pp_s: float = 0.0
+    excluded_layers: tuple[str, ...] = ()
+    comm_phases: tuple[str, ...] = ("fwd", "ig")
+    source: str = ""
+
+    KEY = "bubble_formula"
+
+    def to_metadata(self) -> dict:
+        return {"factor": self.factor, "exposed_pp_s": self.exposed_pp_s,
+                "excluded_layers": list(self.excluded_layers),
+                "comm_phases": list(self.comm_phases), "source": self.source}
+
+    @classmethod
+    def of(cls, trace: Trace) -> BubbleFormula | None:
+        d = trace.metadata.get(cls.KEY)
+        if not d:
+            return None
+        try:
+            f = cls(float(d["factor"]), float(d.get("exposed_pp_s", 0.0)),
+                    tuple(d.get("excluded_layers", ())), tuple(d.get("comm_phases",
+                                                                     ("fwd", "ig"))),
+                    str(d.get("source", "")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CposimError(f"bad {cls.KEY} in the trace metadata: {exc}",
+                              field=f"metadata.{cls.KEY}") from None
+        if not (math.isfinite(f.factor) and f.factor >= 0 and math.isfinite(f.exposed_pp_s)
+                and f.exposed_pp_s >= 0):
+            raise CposimError(f"{cls.KEY} needs a finite factor and exposed_pp_s >= 0",
+                              field=f"metadata.{cls.KEY}")
+        return f
+
+
 @dataclass
 class Trace:
     world_size: int

@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="results folder (default: results/<study name>)")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.add_argument("--no-timeline", action="store_true", help="skip the Perfetto timeline")
+    p.add_argument("--pipeline", choices=("schedule", "simai"), default=None,
+                   help="SimAI workloads with pp > 1: run the micro-batches as a pipeline "
+                   "schedule (default) or use SimAI's bubble formula (sets workload.pipeline)")
     p.set_defaults(func=handle)
 
 
@@ -67,6 +70,12 @@ def handle(args: argparse.Namespace) -> int:
     if args.no_timeline:
         cfg = cfg.model_copy(update={"timeline": False})
     source = str(args.config) if args.config else "<built-in default study>"
+    if args.pipeline is not None:
+        if cfg.workload.trace is None:
+            raise CposimError("--pipeline applies to a trace workload (workload.trace)",
+                              file=source, field="--pipeline")
+        wl = cfg.workload.model_copy(update={"pipeline": args.pipeline})
+        cfg = cfg.model_copy(update={"workload": wl})
     try:
         res = run_study(cfg, source)
     except CposimError as exc:   # name the study file when the error came from deeper down

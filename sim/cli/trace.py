@@ -101,6 +101,7 @@ def summarize(trace, path: str = "") -> dict:
         "header": md.get("header", {}),
         "groups": {n: {"size": g.size, "communicators": int(g.members.shape[0])}
                    for n, g in trace.groups.items()},
+        "pipeline": md.get("pipeline"),
         "assumptions": md.get("assumptions", []),
         "notes": md.get("notes", []),
     }
@@ -113,6 +114,8 @@ def _table(s: dict) -> str:
            + (f"  {json.dumps(s['header'])}" if s["header"] else ""),
            f"world size    {s['world_size']}  (ranks {s['ranks']})",
            f"programs      {s['programs']}",
+           *([f"pipeline      {s['pipeline']['reading']}: {s['pipeline']['detail']}"]
+             if s.get("pipeline") else []),
            f"layers        {s['layers']}",
            "ops per rank  " + ", ".join(f"{k} {v:g}" for k, v in s["ops_by_kind"].items())
            + f"  (all ranks: {s['ops_total']})",
@@ -162,6 +165,9 @@ def _read(args):
         opts["micro"] = args.micro
     if args.wg_update is not None:
         opts["update"] = args.wg_update
+    for key in ("pipeline", "schedule", "pp_overlap"):
+        if getattr(args, key, None) is not None:
+            opts[key] = getattr(args, key)
     return read_trace(args.file, world_size=args.world_size, **opts)
 
 
@@ -221,7 +227,22 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wg-update", choices=("metadata", "op"), default=None,
                    help="text workloads' wg_update: kept in metadata (default, as ASTRA-sim's "
                    "pass time) or emitted as compute ops")
+    add_pipeline_options(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def add_pipeline_options(p: argparse.ArgumentParser) -> None:
+    """The SimAI pp > 1 reader options (``cposim trace`` and ``cposim run``)."""
+    p.add_argument("--pipeline", choices=("schedule", "simai"), default=None,
+                   help="SimAI workloads with pp > 1: 'schedule' (default) runs the "
+                   "micro-batches as a 1F1B/interleaved pipeline; 'simai' runs the rows once "
+                   "and adds SimAI's bubble formula")
+    p.add_argument("--schedule", choices=("auto", "1f1b", "interleaved", "gpipe"),
+                   default=None, help="pipeline schedule for --pipeline schedule (default auto: "
+                   "interleaved when the header's vpp > 1, else 1f1b)")
+    p.add_argument("--pp-overlap", type=float, default=None, metavar="R",
+                   help="SimAI's -pp_o for --pipeline simai (default 1: no exposed pipeline "
+                   "communication)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -12,7 +12,7 @@ import simpy
 from sim.gcpause import cyclic_gc_paused
 from sim.runtime.engine import ComputeModel, Runtime
 from sim.runtime.timeline import attribute
-from workloads.trace import Trace
+from workloads.trace import BubbleFormula, Trace
 
 
 @dataclass
@@ -106,6 +106,9 @@ def _summarise(rt: Runtime, fabric, wall_s: float) -> RunResult:
     else:
         ops_df = pd.DataFrame()
     classes = pd.DataFrame(rows).fillna(0.0)
+    formula = BubbleFormula.of(rt.trace)
+    if formula is not None and len(classes):
+        iteration = _add_formula_bubble(formula, ops_df, classes, iteration)
     crit = classes.loc[critical_class(classes)].to_dict() if len(classes) else {}
     exposed = {k: v for k, v in crit.items() if k.startswith("exposed_")}
     summary = {
@@ -120,3 +123,25 @@ def _summarise(rt: Runtime, fabric, wall_s: float) -> RunResult:
     }
     stats = dict(getattr(fabric, "stats", {}) or {})
     return RunResult(iteration, ops_df, classes, summary, stats, wall_s, fabric)
+
+
+def _add_formula_bubble(formula: BubbleFormula, ops: pd.DataFrame, classes: pd.DataFrame,
+                        iteration: float) -> float:
+    """Add a computed bubble (SimAI's pipeline accounting) to each class: ``factor`` × (compute
+    time + time waited on ``comm_phases`` collectives, ops outside ``excluded_layers``), plus
+    the exposed pipeline communication. Returns the new iteration time."""
+    keep = ~ops["layer"].isin(formula.excluded_layers)
+    comp = keep & (ops["kind"] == "compute")
+    comm = keep & (ops["kind"] == "collective") & ops["phase"].isin(formula.comm_phases)
+    took = (ops["end_s"] - ops["start_s"]).where(comp | comm, 0.0)
+    work = took.groupby(ops["class"]).sum()
+    bubble = formula.factor * classes["class"].map(work).fillna(0.0).to_numpy()
+    pp = formula.exposed_pp_s
+    old = iteration
+    classes["finish_s"] = classes["finish_s"] + bubble + pp
+    end = float(classes["finish_s"].max())
+    # each class's parts cover [0, iteration] (the optimizer step is synchronous): what a class
+    # does not spend in its own bubble or pipeline traffic it waits for the last one, also idle
+    classes["bubble_s"] = classes.get("bubble_s", 0.0) + (end - old - pp)
+    classes["exposed_pp_s"] = classes.get("exposed_pp_s", 0.0) + pp
+    return end

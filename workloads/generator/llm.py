@@ -46,7 +46,7 @@ from workloads.generator import blocks as B
 from workloads.generator.gpus import GpuSpec, get_gpu
 from workloads.generator.models import ModelSpec, get_model
 from workloads.generator.parallelism import ParallelConfig, build_groups, layer_split
-from workloads.generator.schedule import stage_order
+from workloads.generator.schedule import Unit, emit_stage
 from workloads.trace import Group, Op, Program, Trace
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,6 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
 def _build_stage(stage: int, cfg: ParallelConfig, gpu: GpuSpec,
                  vstage_blocks: list[list[tuple[str, B.Block]]], act_bytes: float) -> _Stage:
     p, m, v = cfg.pp, cfg.micro_batches, cfg.vpp
-    n_virtual = p * v
     st = _Stage(gpu)
     # grad_op[(chunk, block index)] = op after which that block's gradients are final
     grad_op: dict[tuple[int, int], int] = {}
@@ -281,57 +280,63 @@ def _build_stage(stage: int, cfg: ParallelConfig, gpu: GpuSpec,
             for bi in bk.blocks:
                 waits.setdefault((bk.chunk, bi), []).append(prev)
 
-    def tag(bwd: bool, boundary: int, mb: int) -> int:
-        return ((n_virtual - 1) * int(bwd) + boundary) * m + mb
-
-    for u in stage_order(cfg.schedule, stage, p, m, v):
-        vs = u.chunk * p + stage
-        blocks = vstage_blocks[vs]
-        pre = f"mb{u.mb}.c{u.chunk}."
-        data: int | None = None
-        if u.fwd:
-            if vs > 0:
-                data = st.p2p("recv", pre + "recv_act", act_bytes, -1, tag(False, vs - 1, u.mb),
-                              (), "fwd")
-            for bi, (lab, blk) in enumerate(blocks):
-                nm = pre + lab + "." + blk.name
-                for c in blk.pre:
-                    data = st.comm(nm + "." + c.what, c, _deps(data), lab, "fwd")
-                deps = _deps(st.compute_tail, data)
-                if waits:
-                    w = waits.pop((u.chunk, bi), None)
-                    if w:
-                        deps = tuple(sorted(set(deps) | set(w)))
-                data = st.compute(nm + ".fwd", blk.fwd_flops, blk.fwd_bytes, deps, lab, "fwd")
-                for c in blk.post:
-                    data = st.comm(nm + "." + c.what, c, _deps(data), lab, "fwd")
-            if vs < n_virtual - 1:
-                st.p2p("send", pre + "send_act", act_bytes, +1, tag(False, vs, u.mb),
-                       _deps(data), "fwd")
-        else:
-            if vs < n_virtual - 1:
-                data = st.p2p("recv", pre + "recv_grad", act_bytes, +1, tag(True, vs, u.mb),
-                              (), "bwd")
-            for bi in range(len(blocks) - 1, -1, -1):
-                lab, blk = blocks[bi]
-                nm = pre + lab + "." + blk.name
-                for c in blk.bwd_pre:
-                    data = st.comm(nm + "." + c.what + ".bwd", c, _deps(data), lab, "bwd")
-                ig = st.compute(nm + ".ig", blk.ig_flops, blk.ig_bytes,
-                                _deps(st.compute_tail, data), lab, "ig")
-                data = ig
-                if blk.wg_flops or blk.wg_bytes:
-                    st.compute(nm + ".wg", blk.wg_flops, blk.wg_bytes, (ig,), lab, "wg")
-                grad_op[(u.chunk, bi)] = st.compute_tail
-                for c in blk.bwd_post:
-                    data = st.comm(nm + "." + c.what + ".bwd", c, _deps(data), lab, "bwd")
-            if vs > 0:
-                # Megatron sends after the whole backward step (autograd returns after wgrad)
-                st.p2p("send", pre + "send_grad", act_bytes, -1, tag(True, vs - 1, u.mb),
-                       _deps(data, st.compute_tail), "bwd")
-
+    emit_stage(cfg.schedule, stage, p, m, v,
+               _StageUnits(st, p, stage, vstage_blocks, act_bytes, waits, grad_op))
     _data_parallel(st, cfg, buckets, grad_op)
     return st
+
+
+class _StageUnits:
+    """Forward and backward of one (micro-batch, chunk) unit on a stage, for emit_stage."""
+
+    def __init__(self, st: _Stage, p: int, stage: int,
+                 vstage_blocks: list[list[tuple[str, B.Block]]], act_bytes: float,
+                 waits: dict[tuple[int, int], list[int]],
+                 grad_op: dict[tuple[int, int], int]) -> None:
+        self.st, self.p, self.stage = st, p, stage
+        self.vstage_blocks, self.act_bytes = vstage_blocks, act_bytes
+        self.waits, self.grad_op = waits, grad_op
+
+    def p2p(self, kind: str, name: str, offset: int, tag: int, deps: tuple[int, ...],
+            phase: str) -> int:
+        return self.st.p2p(kind, name, self.act_bytes, offset, tag, deps, phase)
+
+    def forward(self, u: Unit, data: int | None) -> tuple[int, ...]:
+        st, waits = self.st, self.waits
+        pre = f"mb{u.mb}.c{u.chunk}."
+        for bi, (lab, blk) in enumerate(self.vstage_blocks[u.chunk * self.p + self.stage]):
+            nm = pre + lab + "." + blk.name
+            for c in blk.pre:
+                data = st.comm(nm + "." + c.what, c, _deps(data), lab, "fwd")
+            deps = _deps(st.compute_tail, data)
+            if waits:
+                w = waits.pop((u.chunk, bi), None)
+                if w:
+                    deps = tuple(sorted(set(deps) | set(w)))
+            data = st.compute(nm + ".fwd", blk.fwd_flops, blk.fwd_bytes, deps, lab, "fwd")
+            for c in blk.post:
+                data = st.comm(nm + "." + c.what, c, _deps(data), lab, "fwd")
+        return _deps(data)
+
+    def backward(self, u: Unit, data: int | None) -> tuple[int, ...]:
+        st = self.st
+        pre = f"mb{u.mb}.c{u.chunk}."
+        blocks = self.vstage_blocks[u.chunk * self.p + self.stage]
+        for bi in range(len(blocks) - 1, -1, -1):
+            lab, blk = blocks[bi]
+            nm = pre + lab + "." + blk.name
+            for c in blk.bwd_pre:
+                data = st.comm(nm + "." + c.what + ".bwd", c, _deps(data), lab, "bwd")
+            ig = st.compute(nm + ".ig", blk.ig_flops, blk.ig_bytes,
+                            _deps(st.compute_tail, data), lab, "ig")
+            data = ig
+            if blk.wg_flops or blk.wg_bytes:
+                st.compute(nm + ".wg", blk.wg_flops, blk.wg_bytes, (ig,), lab, "wg")
+            self.grad_op[(u.chunk, bi)] = st.compute_tail
+            for c in blk.bwd_post:
+                data = st.comm(nm + "." + c.what + ".bwd", c, _deps(data), lab, "bwd")
+        # Megatron sends after the whole backward step (autograd returns after wgrad)
+        return _deps(data, st.compute_tail)
 
 
 @dataclass(frozen=True)

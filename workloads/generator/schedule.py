@@ -12,7 +12,7 @@ interleaving`` (megatron/core/pipeline_parallel/schedules.py): warm-up
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 
 class Unit(NamedTuple):
@@ -61,3 +61,51 @@ def stage_order(schedule: str, stage: int, p: int, m: int, v: int = 1) -> list[U
     if schedule == "interleaved":
         return interleaved(stage, p, m, v)
     raise ValueError(schedule)
+
+
+class StageEmitter(Protocol):
+    """What :func:`emit_stage` asks of a trace builder for one pipeline stage."""
+
+    def forward(self, unit: Unit, data: int | None) -> tuple[int, ...]:
+        """Emit ``unit``'s forward; ``data`` is the activation recv (None on the first
+        virtual stage). Returns the deps of the activation send."""
+
+    def backward(self, unit: Unit, data: int | None) -> tuple[int, ...]:
+        """Emit ``unit``'s backward; ``data`` is the gradient recv (None on the last virtual
+        stage). Returns the deps of the gradient send."""
+
+    def p2p(self, kind: str, name: str, offset: int, tag: int, deps: tuple[int, ...],
+            phase: str) -> int:
+        """Emit a send or recv on group ``pp`` to the stage ``offset`` away; returns its id."""
+
+
+def p2p_tag(bwd: bool, boundary: int, mb: int, n_virtual: int, m: int) -> int:
+    """Tag shared by a transfer's send and recv: (direction·(V-1) + boundary)·m + mb, with
+    boundary = the sending side's virtual stage (forward) or the receiving side's (backward)."""
+    return ((n_virtual - 1) * int(bwd) + boundary) * m + mb
+
+
+def emit_stage(schedule: str, stage: int, p: int, m: int, v: int, emit: StageEmitter) -> None:
+    """Walk ``stage``'s units in schedule order: receive (pre-posted, no deps), compute, send.
+    Activations go to virtual stage +1 and gradients to -1; offsets wrap around the ``pp``
+    communicator (stage p-1 -> stage 0) between the chunks of an interleaved schedule."""
+    n_virtual = p * v
+    for u in stage_order(schedule, stage, p, m, v):
+        vs = u.chunk * p + stage
+        pre = f"mb{u.mb}.c{u.chunk}."
+        if u.fwd:
+            data = (emit.p2p("recv", pre + "recv_act", -1,
+                             p2p_tag(False, vs - 1, u.mb, n_virtual, m), (), "fwd")
+                    if vs > 0 else None)
+            out = emit.forward(u, data)
+            if vs < n_virtual - 1:
+                emit.p2p("send", pre + "send_act", +1, p2p_tag(False, vs, u.mb, n_virtual, m),
+                         out, "fwd")
+        else:
+            data = (emit.p2p("recv", pre + "recv_grad", +1,
+                             p2p_tag(True, vs, u.mb, n_virtual, m), (), "bwd")
+                    if vs < n_virtual - 1 else None)
+            out = emit.backward(u, data)
+            if vs > 0:
+                emit.p2p("send", pre + "send_grad", -1,
+                         p2p_tag(True, vs - 1, u.mb, n_virtual, m), out, "bwd")

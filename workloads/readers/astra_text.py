@@ -69,7 +69,7 @@ import numpy as np
 
 from sim.errors import CposimError
 from workloads.native import MAX_WORLD_SIZE
-from workloads.trace import Group, Op, Program, Trace
+from workloads.trace import BubbleFormula, Group, Op, Program, Trace
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,10 @@ def _parse_header(tokens: list[str], src: str) -> Header:
             if i + 1 >= len(tokens):
                 raise CposimError(f"header token {tok!r} needs a value", file=src, line=1,
                                   field=tok)
-            h.values[_INT_KEYS[tok]] = _int(tokens[i + 1], src, 1, tok)
+            val = tokens[i + 1]
+            if _INT_KEYS[tok] == "pp_comm_bytes" and val.endswith(".0"):
+                val = val[:-2]  # AICB with sequence parallelism writes e.g. 16777216.0
+            h.values[_INT_KEYS[tok]] = _int(val, src, 1, tok)
             i += 2
         elif tok in ("checkpoints:", "checkpoint_initiates:"):
             if i + 1 >= len(tokens):
@@ -305,9 +308,10 @@ class _Ctx:
     lay: Layout
     notes: list[str]
     update_mode: str = "metadata"
+    prefix: str = ""            # op-name prefix, e.g. "mb3.c0." inside a pipeline schedule
 
     def compute(self, row: Row, phase: str, cycles: int, deps) -> int:
-        return self.b.add("compute", deps, name=f"{row.name}.{phase}",
+        return self.b.add("compute", deps, name=f"{self.prefix}{row.name}.{phase}",
                           duration_s=cycles * NS_PER_CYCLE / 1e9, layer=row.name, phase=phase)
 
     def comm(self, row: Row, phase: str, deps, *, policy: str | None = None,
@@ -333,7 +337,8 @@ class _Ctx:
                               line=row.line, field=f"{phase}_comm_type")
         last = None
         for coll in _COMM_BASE[base]:
-            last = self.b.add("collective", list(deps) + [last], name=f"{row.name}.{phase}"
+            last = self.b.add("collective", list(deps) + [last],
+                              name=f"{self.prefix}{row.name}.{phase}"
                               f"{'.' + coll if len(_COMM_BASE[base]) > 1 else ''}{tag}",
                               collective=coll, group=group, size_bytes=float(size),
                               layer=row.name, phase=phase)
@@ -416,22 +421,25 @@ def _hybrid_forward(rows: list[Row], ctx: _Ctx, start: list) -> list:
     return prev
 
 
-def _hybrid_backward(par: str, rows: list[Row], ctx: _Ctx, header: Header, prev: list) -> list:
+def _hybrid_backward(par: str, rows: list[Row], ctx: _Ctx, header: Header, prev: list,
+                     first: int = 0) -> list:
     """Backward pass n-1..0 (``iterate_hybrid_parallel_*``); returns the ops ending its
-    compute chain (the non-blocking weight-gradient collectives hang off it)."""
+    compute chain (the non-blocking weight-gradient collectives hang off it). ``rows`` are
+    the file's rows ``first``.. (the checkpoint header names layers by their index in the
+    file); a recompute stays within ``rows``."""
     transformer = par in _TRANSFORMER
     checkpoints = set(header.checkpoints)
     initiates = set(header.checkpoint_initiates)
     for i in range(len(rows) - 1, -1, -1):
         r = rows[i]
-        if par == "HYBRID_TRANSFORMER_FWD_IN_BCKWD" and i in initiates:
-            c = i
+        if par == "HYBRID_TRANSFORMER_FWD_IN_BCKWD" and first + i in initiates:
+            c = first + i
             while c >= 0 and c not in checkpoints:
                 c -= 1
             if c < 0:
-                raise CposimError(f"checkpoint_initiates layer {i} has no checkpoint at or "
-                                  "below it", line=1, field="checkpoint_initiates")
-            for j in range(c, i):
+                raise CposimError(f"checkpoint_initiates layer {first + i} has no checkpoint "
+                                  "at or below it", line=1, field="checkpoint_initiates")
+            for j in range(max(c - first, 0), i):
                 prev = _layer_forward(rows, j, ctx, prev, phase="recompute")
         ig = ctx.compute(r, "ig", r.ig_c, prev)
         if transformer:
@@ -454,7 +462,8 @@ def _hybrid_backward(par: str, rows: list[Row], ctx: _Ctx, header: Header, prev:
 def read_astra_text(path: str | Path | None = None, *, text: str | None = None,
                     world_size: int | None = None, dims: list[int] | None = None,
                     micro: str = "training", update: str = "metadata",
-                    source: str | None = None) -> Trace:
+                    pipeline: str = "schedule", schedule: str = "auto",
+                    pp_overlap: float = 1.0, source: str | None = None) -> Trace:
     """Read an ASTRA-sim 1.0 or SimAI/AICB text workload into a :class:`Trace`.
 
     ``world_size``: number of NPUs when the header has no ``all_gpus:`` (default 8, an
@@ -462,7 +471,12 @@ def read_astra_text(path: str | Path | None = None, *, text: str | None = None,
     dim 0 fastest (product = world size); only the split between dim 0 and the rest matters
     (``HYBRID_DATA_MODEL``/``HYBRID_MODEL_DATA``/``HYBRID_CUSTOMIZED``; default ``[2, W/2]``).
     ``micro``: ``"training"`` or ``"collective-only"``; ``update``: ``"metadata"`` or
-    ``"op"`` (see the module docstring).
+    ``"op"`` (see the module docstring). SimAI ``pp:`` > 1: ``pipeline`` ``"schedule"``
+    (default: the micro-batches as a 1F1B / interleaved pipeline) or ``"simai"`` (SimAI's
+    accounting); ``schedule`` ``"auto"`` (interleaved when vpp > 1), ``"1f1b"``,
+    ``"interleaved"`` or ``"gpipe"``; ``pp_overlap``: SimAI's ``-pp_o`` for the "simai"
+    reading's exposed pipeline communication (default 1: none). See
+    :mod:`workloads.readers.simai_pipeline`.
     """
     src = source or (str(path) if path is not None else "<text>")
     if text is None:
@@ -480,11 +494,24 @@ def read_astra_text(path: str | Path | None = None, *, text: str | None = None,
                           field="micro")
     if update not in ("metadata", "op"):
         raise CposimError(f"update must be 'metadata' or 'op', got {update!r}", field="update")
+    from workloads.readers.simai_pipeline import PIPELINES, SCHEDULES
+
+    if pipeline not in PIPELINES:
+        raise CposimError(f"pipeline must be one of {', '.join(PIPELINES)}, got {pipeline!r}",
+                          field="pipeline")
+    if schedule not in SCHEDULES:
+        raise CposimError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}",
+                          field="schedule")
+    if isinstance(pp_overlap, bool) or not isinstance(pp_overlap, (int, float)) \
+            or not 0.0 < pp_overlap <= 1.0:
+        raise CposimError(f"pp_overlap must be a number in (0, 1] (SimAI's -pp_o), got "
+                          f"{pp_overlap!r}", field="pp_overlap")
     try:
         header, rows = parse_astra_text(text, src)
         if _simai_rows(rows):
             header.dialect = "simai"
-        return _to_trace(header, rows, src, world_size, dims, micro, update)
+        return _to_trace(header, rows, src, world_size, dims, micro, update, pipeline,
+                         schedule, float(pp_overlap))
     except CposimError as exc:
         if exc.file is None:
             raise CposimError(exc.message, file=src, line=exc.line, field=exc.field) from None
@@ -492,7 +519,7 @@ def read_astra_text(path: str | Path | None = None, *, text: str | None = None,
 
 
 def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro,
-              update) -> Trace:
+              update, pipeline="schedule", schedule="auto", pp_overlap=1.0) -> Trace:
     hv = header.values
     par = header.parallelism
     assumptions: list[str] = []
@@ -559,43 +586,24 @@ def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro
     if pp > 1 and ga > MAX_MICROBATCHES:
         raise CposimError(f"ga: {ga} micro-batches is more than {MAX_MICROBATCHES}", file=src,
                           line=1, field="ga:")
-    programs = []
-    stage_size = world // pp
-    for s in range(pp):
-        b = _Builder()
-        ctx = _Ctx(b, lay, notes, update if par != "MICRO" else "metadata")
-        start: list = []
-        p2p = pp > 1 and pp_bytes > 0
-        if p2p and s > 0:
-            for k in range(ga):
-                start = [b.add("recv", start, name=f"pp.fwd.recv.mb{k}", group="pp",
-                               peer_offset=-1, size_bytes=float(pp_bytes), tag=k,
-                               phase="fwd")]
-        if p2p and s < pp - 1:
-            # forward, activations to the next stage, its gradients back, then backward
-            end = _hybrid_forward(rows, ctx, start)
-            sends = [b.add("send", end, name=f"pp.fwd.send.mb{k}", group="pp",
-                           peer_offset=+1, size_bytes=float(pp_bytes), tag=k, phase="fwd")
-                     for k in range(ga)]
-            prev = end
-            for k in range(ga):
-                prev = [b.add("recv", prev, name=f"pp.bwd.recv.mb{k}", group="pp",
-                              peer_offset=+1, size_bytes=float(pp_bytes), tag=ga + k,
-                              phase="ig")]
-            tail = _hybrid_backward(par, rows, ctx, header, prev)
-        else:
-            tail = _iterate(par, rows, ctx, header, start, micro)
-        if p2p and s > 0:
-            for k in range(ga):
-                b.add("send", tail, name=f"pp.bwd.send.mb{k}", group="pp", peer_offset=-1,
-                      size_bytes=float(pp_bytes), tag=ga + k, phase="ig")
-        programs.append(Program(np.arange(s * stage_size, (s + 1) * stage_size), b.ops,
-                                name=f"stage{s}" if pp > 1 else par.lower()))
-    if pp > 1 and hv.get("vpp", 1) > 1:
-        notes.append(f"vpp: {hv['vpp']} recorded, not modelled (stages are not interleaved)")
-    if pp > 1 and pp_bytes == 0:
-        notes.append(f"pp: {pp} without pp_comm: no pipeline traffic emitted")
-        log.warning("%s: pp: %d without pp_comm: no pipeline traffic emitted", src, pp)
+    pipe_meta: dict = {}
+    extra_meta: dict = {}
+    if pp > 1:
+        programs, pipe_meta, formula = _pipeline_programs(par, rows, header, lay, notes, update,
+                                                           pipeline, schedule, pp_overlap)
+        if formula is not None:
+            extra_meta[BubbleFormula.KEY] = formula.to_metadata()
+        if pp_bytes == 0 and pipeline == "schedule":
+            notes.append(f"pp: {pp} without pp_comm: the pipeline's sends and receives carry "
+                         "0 bytes (its dependencies stay)")
+            log.warning("%s: pp: %d without pp_comm: pipeline transfers of 0 bytes", src, pp)
+    else:
+        ctx = _Ctx(_Builder(), lay, notes, update if par != "MICRO" else "metadata")
+        _iterate(par, rows, ctx, header, [], micro)
+        programs = [Program(np.arange(world), ctx.b.ops, name=par.lower())]
+        if "pp" in hv or pipeline != "schedule":
+            pipe_meta = {"reading": pipeline, "stages": 1,
+                         "detail": "pp: 1, no pipeline: the rows run once"}
     header_meta = {k: v for k, v in hv.items()}
     if header.checkpoints or "FWD_IN" in par:
         header_meta["checkpoints"] = header.checkpoints
@@ -606,9 +614,71 @@ def _to_trace(header: Header, rows: list[Row], src: str, world_size, dims, micro
         "wg_update_s": [r.update * NS_PER_CYCLE / 1e9 for r in rows], "wg_update": update,
         "units": {"compute": "cycles at 1 GHz = ns", "size": "bytes"},
         "parallel_sizes": {name: g.size for name, g in lay.groups.items()},
-        "assumptions": assumptions, "notes": notes, "micro": micro if par == "MICRO" else None,
+        "assumptions": assumptions, "notes": list(dict.fromkeys(notes)),
+        "micro": micro if par == "MICRO" else None,
+        **({"pipeline": pipe_meta} if pipe_meta else {}), **extra_meta,
     }
     if any(r.fwd_t.startswith("BROADCAST") or r.ig_t.startswith("BROADCAST")
            or r.wg_t.startswith("BROADCAST") for r in rows):
-        notes.append("BROADCAST rows are issued as broadcasts (SimAI's parser ignores them)")
+        meta["notes"].append("BROADCAST rows are issued as broadcasts (SimAI's parser "
+                             "ignores them)")
     return Trace(world, programs, lay.groups, meta).validate(src)
+
+
+def _pipeline_programs(par, rows, header, lay, notes, update, pipeline, schedule, pp_overlap):
+    """One program per stage, ``pp:`` > 1 (see :mod:`workloads.readers.simai_pipeline`):
+    returns (programs, the reading's metadata, the SimAI bubble formula or None)."""
+    from workloads.readers import simai_pipeline as sp
+
+    hv = header.values
+    pp, world = lay.pp, lay.world
+    ga, vpp = hv.get("ga", 1) or 1, hv.get("vpp", 1) or 1
+    pp_bytes = float(hv.get("pp_comm_bytes", 0))
+    stage_size = world // pp
+    if pipeline == "simai":
+        ctx = _Ctx(_Builder(), lay, notes, update)
+        _iterate(par, rows, ctx, header, [], "training")
+        programs = [Program(np.arange(s * stage_size, (s + 1) * stage_size), ctx.b.ops,
+                            name=f"stage{s}") for s in range(pp)]
+        formula = BubbleFormula(
+            factor=(pp - 1) / (ga * vpp),
+            exposed_pp_s=sp.simai_exposed_pp_s(vpp, ga, pp_bytes, pp_overlap),
+            excluded_layers=sp.SIMAI_BUBBLE_EXCLUDES, comm_phases=("fwd", "ig"),
+            source="SimAI astra-sim-alibabacloud/astra-sim/workload/Layer.cc Layer::report")
+        meta = {"reading": "simai", "stages": pp, "micro_batches": ga, "vpp": vpp,
+                "bubble_factor": formula.factor, "exposed_pp_s": formula.exposed_pp_s,
+                "pp_overlap": pp_overlap,
+                "detail": f"rows run once per stage; bubble = (pp-1)/(ga*vpp) = {pp - 1}/"
+                          f"({ga}*{vpp}) of the non-embedding compute + fwd/ig comm"}
+        return programs, meta, formula
+    split = sp.split_microbatches(rows, ga)
+    if split.note:
+        notes.append(split.note)
+    m = len(split.blocks)
+    sched, v, why = sp.choose_schedule(schedule, pp, m, vpp, len(split.blocks[0]))
+    if why:
+        notes.append(why)
+    chunks, why = sp.split_chunks(split.blocks[0], v)
+    if why:
+        notes.append(why)
+    p2p_bytes = pp_bytes * (ga if split.how == "whole file" else 1)
+    programs = []
+    for s in range(pp):
+        ctx = _Ctx(_Builder(), lay, notes, update)
+        sp.emit_schedule(par, ctx, header, split, chunks, sched, s, pp, p2p_bytes,
+                         _hybrid_forward, _hybrid_backward)
+        programs.append(Program(np.arange(s * stage_size, (s + 1) * stage_size), ctx.b.ops,
+                                name=f"stage{s}"))
+    meta = {"reading": "schedule", "stages": pp, "schedule": sched, "micro_batches": m,
+            "chunks": v, "split": split.how, "prologue_rows": len(split.prologue),
+            "block_rows": len(split.blocks[0]), "epilogue_rows": len(split.epilogue),
+            "p2p_bytes": p2p_bytes,
+            "detail": f"{sched} over {m} micro-batch{'es' if m != 1 else ''}"
+                      + (f" x {v} chunks" if v > 1 else "")
+                      + f" ({split.how}; {len(split.prologue)} + {m} x {len(split.blocks[0])}"
+                        f" + {len(split.epilogue)} rows)"}
+    if vpp > 1 and v == vpp and split.how != "whole file":
+        meta["detail"] += f"; vpp: {vpp} read as model chunks per stage (AICB writes its " \
+                          "layers per stage there)"
+    return programs, meta, None
+
