@@ -18,7 +18,8 @@ from sim import __version__, hugepages
 from sim.errors import CposimError
 
 # Order is the order of `cposim --help`.
-SUBCOMMANDS = ["link", "topology", "collective", "trace", "run", "sweep", "figures", "bench"]
+SUBCOMMANDS = ["link", "topology", "collective", "trace", "run", "sweep", "figures", "bench",
+               "astra"]
 
 
 class _Parser(argparse.ArgumentParser):
