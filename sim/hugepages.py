@@ -18,6 +18,7 @@ process-wide settings). In a notebook or script, call it yourself. The user's ow
 from __future__ import annotations
 
 import os
+import sys
 
 ENV = "NUMPY_MADVISE_HUGEPAGE"
 
@@ -37,6 +38,11 @@ def default_off() -> bool:
     returns whether it was turned off (False also where numpy has no such switch)."""
     if ENV in os.environ:
         return False
+    if "numpy" not in sys.modules:
+        # numpy reads the variable when it is imported: no need to import it here (0.1 s of
+        # `cposim --help`); child processes (sweep workers) inherit the choice
+        os.environ[ENV] = "0"
+        return True
     fn = _setter()
     if fn is None:
         return False

@@ -104,3 +104,41 @@ def test_collectives_figure_quick(tmp_path, capsys):
         assert big.loc[(op, "cpo"), "link_bytes"] == pytest.approx(
             big.loc[(op, "pluggable"), "link_bytes"])
         assert big.loc[(op, "cpo"), "energy_j"] < big.loc[(op, "pluggable"), "energy_j"]
+
+
+def test_ring_closed_form_without_the_quadratic_schedule(capsys):
+    """The closed form comes from the periodic (one-step) ring schedule: no O(n^2) schedule
+    is built (33 M rows at 4,096 GPUs), and it equals the alpha-beta formula."""
+    from sim.comm import run
+
+    run._SCHEDULES.clear()
+    n, S, a, B = 2048, 2.0**30, 2 * 500e-9, 50e9
+    out = _json(capsys, ["collective", "--op", "allreduce", "--algo", "ring", "--gpus", str(n),
+                         "--size", "1GiB", "--link-bandwidth", "50GB/s", "--link-latency",
+                         "500ns", "--fidelity", "flow", "--json"])
+    assert out["closed_form_time_s"] == pytest.approx(2 * (n - 1) * (a + S / (n * B)),
+                                                      rel=1e-12)
+    assert out["time_s"] == pytest.approx(out["closed_form_time_s"], rel=1e-9)
+    from sim.comm.periodic import PeriodicSchedule
+
+    assert run._SCHEDULES, "nothing was planned"
+    for s in run._SCHEDULES.values():
+        assert isinstance(s, PeriodicSchedule) and "_full" not in s.__dict__, \
+            "a full ring schedule was built"
+
+
+def test_factorize_with_and_without_pandas(monkeypatch):
+    import sys
+
+    import numpy as np
+
+    from sim.comm.run import _factorize
+
+    vals = np.array(np.random.default_rng(1).choice(["cpo", "copper-dac", "lpo", "ideal"],
+                                                   5000), dtype=object)
+    with_pd = _factorize(vals)
+    monkeypatch.delitem(sys.modules, "pandas")
+    without = _factorize(vals)
+    assert (with_pd[0] == without[0]).all() and with_pd[1].tolist() == without[1].tolist()
+    assert with_pd[1].tolist() == sorted(set(vals.tolist()))
+    assert (with_pd[1][with_pd[0]] == vals.astype(str)).all()

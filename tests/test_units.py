@@ -52,3 +52,63 @@ def test_random_text_never_escapes_as_other_error(text):
         parse_length_m(text)
     except CposimError:
         pass
+
+
+def _pint_value(value: float, unit: str, target: str) -> float:
+    from sim.units import _normalise, _ureg
+
+    return float(_ureg().Quantity(value, _normalise(unit)).to(target).magnitude)
+
+
+_PREFIXES = ["", "k", "K", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+             "m", "u", "µ", "n", "p", "f", "c"]
+_SPELLINGS = [(b + per, target) for b, per, target in [
+    ("m", "", "meter"), ("s", "", "second"), ("B", "", "byte"), ("b", "", "byte"),
+    ("bit", "", "bit"), ("byte", "", "bit"), ("bytes", "", "byte"), ("bits", "", "bit"),
+    ("B", "/s", "byte/second"), ("b", "/s", "byte/second"), ("B", "ps", "bit/second"),
+    ("b", "ps", "bit/second"), ("bit", "/s", "bit/second"), ("J", "/bit", "joule/bit"),
+    ("J", "/b", "joule/bit"), ("W", "", "watt")]]
+
+
+@pytest.mark.parametrize("prefix", _PREFIXES)
+@pytest.mark.parametrize("unit,target", _SPELLINGS)
+def test_fast_unit_path_equals_pint(prefix, unit, target):
+    """The spellings read without pint give pint's value; others are left to pint."""
+    from sim.units import _fast
+
+    got = _fast(3.25, prefix + unit, target)
+    if got is None:
+        return      # left to pint: nothing to compare
+    assert got == pytest.approx(_pint_value(3.25, prefix + unit, target), rel=1e-12)
+
+
+def test_fast_unit_path_covers_the_command_line_spellings():
+    from sim.units import _fast
+
+    for unit, target in [("m", "meter"), ("Gb/s", "bit/second"), ("GB/s", "byte/second"),
+                         ("GiB", "byte"), ("ns", "second"), ("pJ/bit", "joule/bit"),
+                         ("Gbps", "bit/second"), ("mW", "watt"), ("cm", "meter")]:
+        assert _fast(1.0, unit, target) is not None, unit
+    assert _fast(1.0, "s", "meter") is None          # wrong dimension: pint says why
+
+
+def test_fast_unit_path_equals_pint_on_the_parameter_tables():
+    """Every unit in the parameter tables converts without pint, to pint's value."""
+    import csv
+    from pathlib import Path
+
+    from sim.phy.parameters import _SI_TARGET
+    from sim.units import _fast
+
+    checked = set()
+    for table in sorted((Path(__file__).parents[1] / "sim").glob("*/parameters.csv")):
+        for row in csv.DictReader(table.open()):
+            target = _SI_TARGET.get(row["unit"])
+            if target is None:
+                continue
+            unit = row["unit"].replace("dB", "1")    # as sim.phy.parameters reads it
+            got = _fast(2.5, unit, target)
+            assert got is not None, (table.name, unit)
+            assert got == pytest.approx(_pint_value(2.5, unit, target), rel=1e-12), unit
+            checked.add(row["unit"])
+    assert checked == {k for k, v in _SI_TARGET.items() if v is not None}

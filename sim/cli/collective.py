@@ -20,8 +20,6 @@ import json
 import sys
 import time
 
-import numpy as np
-
 from sim.errors import CposimError
 from sim.units import format_si, parse_bandwidth_Bps, parse_bytes, parse_time_s
 
@@ -92,11 +90,11 @@ def _topology(args: argparse.Namespace):
 
 
 def handle(args: argparse.Namespace) -> int:
+    import numpy as np
     import simpy
 
-    from sim.comm import Communicator, analytical_time, normalise_algorithm, normalise_op
-    from sim.comm import run_collective
-    from sim.comm.run import _plans
+    from sim.comm import Communicator, normalise_algorithm, normalise_op, run_collective
+    from sim.comm.run import analytical_group_time, plan_collective
     from sim.fabric import FIDELITIES, make_fabric
 
     op = normalise_op(args.op, field="op")
@@ -120,9 +118,12 @@ def handle(args: argparse.Namespace) -> int:
     env.run()
     r = ev.value
     wall = time.perf_counter() - t0
-    plan = _plans(fabric, [comm], op, size, algo, args.chunks, None, args.root, args.intra,
-                  args.inter)[0]
-    t_cf = analytical_time(fabric, plan, args.chunks, args.intra, args.inter)
+    # the closed form from the periodic (one-step) schedule where the algorithm has one: the
+    # full ring schedule is O(n^2) rows (gigabytes at 16k GPUs)
+    groups = plan_collective(fabric, comm, op, size, algorithm=algo, chunks=args.chunks,
+                             root=args.root, intra=args.intra, inter=args.inter,
+                             periodic=True)[3]
+    t_cf = analytical_group_time(fabric, groups, args.chunks, args.intra, args.inter)
     techs = sorted(r.link_bytes_by_tech)
     out = {
         "op": op, "algorithm": r.algorithm, "gpus": n, "size_bytes": size, "chunks": args.chunks,

@@ -5,19 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import pydantic
-
-from sim import io
-from sim.config import load_toml, validation_error
 from sim.errors import CposimError
-
-
-class SweepSection(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid")
-    task: str = "sim.study:sweep_point"
-    seeds: list[int] = [0]
-    grid: dict[str, list] = {}
-    name: str = "sweep"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from sim.sweep import PointStore, expand, run_sweep
+    import pydantic
+
+    from sim import io
+    from sim.config import load_toml, validation_error
+    from sim.sweep import PointStore, SweepSection, expand, run_sweep
 
     cfg = load_toml(args.config)
     sweep_raw = cfg.pop("sweep", None)

@@ -19,6 +19,7 @@ routes (bytes x links x pJ/bit), so concurrent traffic is not counted in.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -295,13 +296,28 @@ def _tech_table(topo):
     recomputing them per collective dominated large runs (a 16k-GPU fabric has ~10^5 links)."""
     cache = topo.__dict__.get("_cposim_tech_table")
     if cache is None or cache[0] is not topo.tech:
-        import pandas as pd   # hash-based: np.unique sorts 10^6 strings of a 131k-GPU fabric
-
-        codes, names = pd.factorize(np.asarray(topo.tech, dtype=object), sort=True)
-        cache = (topo.tech, np.asarray(names, dtype=str), codes.astype(np.int64),
-                 np.asarray(topo.energy_pj_per_bit, float))
+        codes, names = _factorize(topo.tech)
+        cache = (topo.tech, names, codes, np.asarray(topo.energy_pj_per_bit, float))
         topo.__dict__["_cposim_tech_table"] = cache
     return cache[1:]
+
+
+def _factorize(values) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, sorted distinct names) of an array of strings, hash-based: np.unique sorts the
+    10^6 strings of a 131k-GPU fabric. pandas' factorize where a run has loaded pandas anyway
+    (studies, reports); a dict otherwise, so that `cposim collective` need not import it
+    (0.4 s). Both give the same codes."""
+    if "pandas" in sys.modules:
+        codes, names = sys.modules["pandas"].factorize(np.asarray(values, dtype=object),
+                                                       sort=True)
+        return codes.astype(np.int64), np.asarray(names, dtype=str)
+    seen: dict = {}
+    first = np.fromiter((seen.setdefault(v, len(seen)) for v in np.asarray(values).tolist()),
+                        dtype=np.int64, count=len(values))
+    names = sorted(seen)
+    rank = np.empty(len(names), np.int64)
+    rank[[seen[v] for v in names]] = np.arange(len(names))
+    return rank[first], np.asarray(names, dtype=str)
 
 
 def _link_accounting(fabric, src, dst, nbytes):

@@ -24,14 +24,17 @@ port is scaled by ``lanes / result.lanes``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from sim.errors import CposimError
 from sim.fabric.placement import Floor, Geometry
 from sim.fabric.policy import (CABLE_FIELDS, parse_tier_policy, policy_candidates, policy_for_tier,
                                resolve_cable, resolve_lengths)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Switch port-to-port latency: 300 ns (Sella, Moore, Zilberman, NEAT@SIGCOMM 2018, grade A;
 # Quantum-2 "<150 ns", Tomahawk-6 "~250 ns" grade C) — reference/cpo-parameters.md §3.
@@ -99,6 +102,8 @@ class Topology:
         return self.node_name
 
     def links_frame(self) -> pd.DataFrame:
+        import pandas as pd     # tables are for reports; the simulation path does not need pandas
+
         return pd.DataFrame({
             "src": self.src, "dst": self.dst, "src_name": self.node_name[self.src],
             "dst_name": self.node_name[self.dst], "cable": self.cable, "tier": self.tier,
@@ -111,6 +116,8 @@ class Topology:
         })
 
     def nodes_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame({"kind": self.kind, "name": self.node_name, "tier": self.node_tier,
                              "rack": self.rack, "row": self.row, "slot": self.slot,
                              "switch_latency_s": self.switch_latency_s})

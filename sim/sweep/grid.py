@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import pydantic
+
 from sim.errors import CposimError
 
 
@@ -65,3 +67,14 @@ def apply_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[s
             node = nxt
         node[parts[-1]] = value
     return out
+
+
+
+class SweepSection(pydantic.BaseModel):
+    """The ``[sweep]`` table of a sweep config."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    task: str = "sim.study:sweep_point"
+    seeds: list[int] = [0]
+    grid: dict[str, list] = {}
+    name: str = "sweep"

@@ -7,9 +7,7 @@ import argparse
 
 from sim.errors import CposimError
 from workloads.generator.gpus import GPUS
-from workloads.generator.llm import generate
 from workloads.generator.models import MODELS
-from workloads.trace import Trace
 
 _SUFFIX = {"k": 1e3, "m": 1e6, "g": 1e9}
 
@@ -63,7 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "Megatron DDP)")
 
 
-def generate_from_args(args: argparse.Namespace) -> Trace:
+def generate_from_args(args: argparse.Namespace):
+    """The :class:`~workloads.trace.Trace` the arguments describe."""
+    from workloads.generator.llm import generate
+
     return generate(args.model, gpus=args.gpus, tp=args.tp, pp=args.pp, dp=args.dp, ep=args.ep,
                     vpp=args.vpp, sp=args.sp, zero=args.zero, micro_batch=args.micro_batch,
                     global_batch=args.global_batch, seq_len=args.seq_len, gpu=args.gpu,
