@@ -44,3 +44,26 @@ def validation_error(exc: pydantic.ValidationError, source: str, prefix: str = "
     if err.get("type") != "extra_forbidden" and not isinstance(value, dict):
         msg = f"{msg} (got {value!r})"
     return CposimError(msg, file=source, field=field)
+
+
+# Keys of a study config that name files: relative paths are read from the config file's own
+# folder (as config-driven tools do), so an example runs from any working directory.
+PATH_KEYS = (("workload", "trace"), ("topology", "preset"))
+
+
+def resolve_paths(raw: dict[str, Any], base: str | Path) -> dict[str, Any]:
+    """A copy of ``raw`` with the relative file paths of :data:`PATH_KEYS` joined to ``base``
+    (a topology preset counts as a path only when it ends in .toml or .json; a Chakra prefix
+    need not exist)."""
+    out = dict(raw)
+    for section, key in PATH_KEYS:
+        sub = out.get(section)
+        if not isinstance(sub, dict) or not isinstance(sub.get(key), str):
+            continue
+        value = sub[key]
+        if section == "topology" and not value.endswith((".toml", ".json")):
+            continue
+        p = Path(value).expanduser()
+        if not p.is_absolute():
+            out[section] = {**sub, key: str(Path(base) / p)}
+    return out

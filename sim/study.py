@@ -19,7 +19,7 @@ import pandas as pd
 import pydantic
 
 from sim import io
-from sim.config import load_toml, validation_error
+from sim.config import load_toml, resolve_paths, validation_error
 from sim.errors import CposimError
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class StudyConfig(pydantic.BaseModel):
 
 
 def load_study(path: str | Path | None) -> StudyConfig:
-    raw = DEFAULT_STUDY if path is None else load_toml(path)
+    raw = DEFAULT_STUDY if path is None else resolve_paths(load_toml(path), Path(path).parent)
     source = "<built-in default study>" if path is None else str(path)
     try:
         return StudyConfig.model_validate(raw)

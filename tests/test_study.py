@@ -97,3 +97,29 @@ global_batch = 4
     text = capsys.readouterr().out
     assert "copper-first" in text and "cpo" in text and "speed-up" in text
     assert (tmp_path / "out" / "comparison.parquet").exists()
+
+
+def test_paths_in_a_study_file_are_read_from_its_folder(tmp_path, monkeypatch):
+    """`trace = "wl.txt"` means the file beside the study file, whatever the working
+    directory; absolute paths and preset names are left alone."""
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "wl.txt").write_text("DATA\n1\nconv -1 5 NONE 0 5 NONE 0 5 ALLREDUCE 4096 1\n")
+    cfg = folder / "s.toml"
+    cfg.write_text('name = "rel"\nfidelity = "analytical"\npolicies = ["copper-first"]\n'
+                   '[workload]\ntrace = "wl.txt"\nworld_size = 8\n'
+                   '[topology]\npreset = "leaf-spine"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = load_study(cfg)
+    assert loaded.workload.trace == str(folder / "wl.txt")
+    assert loaded.topology.preset == "leaf-spine"
+    res = run_study(loaded, str(cfg))
+    assert res.comparison()["iteration_s"].iloc[0] > 0
+    from sim.config import resolve_paths
+
+    assert resolve_paths({"workload": {"trace": "/abs/x.txt"}}, folder)["workload"]["trace"] \
+        == "/abs/x.txt"
+    assert resolve_paths({"topology": {"preset": "my.toml"}}, folder)["topology"]["preset"] \
+        == str(folder / "my.toml")

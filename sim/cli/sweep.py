@@ -27,10 +27,10 @@ def handle(args: argparse.Namespace) -> int:
     import pydantic
 
     from sim import io
-    from sim.config import load_toml, validation_error
+    from sim.config import PATH_KEYS, load_toml, resolve_paths, validation_error
     from sim.sweep import PointStore, SweepSection, expand, run_sweep
 
-    cfg = load_toml(args.config)
+    cfg = resolve_paths(load_toml(args.config), Path(args.config).parent)
     sweep_raw = cfg.pop("sweep", None)
     if sweep_raw is None:
         raise CposimError("no [sweep] table", file=str(args.config), field="sweep")
@@ -38,6 +38,12 @@ def handle(args: argparse.Namespace) -> int:
         sweep = SweepSection.model_validate(sweep_raw)
     except pydantic.ValidationError as exc:
         raise validation_error(exc, str(args.config), "sweep") from None
+    base = Path(args.config).parent
+    for section, key in PATH_KEYS:        # swept file names are read like the base config's
+        values = sweep.grid.get(f"{section}.{key}")
+        if values is not None:
+            sweep.grid[f"{section}.{key}"] = [
+                resolve_paths({section: {key: v}}, base)[section][key] for v in values]
     if args.workers is not None and args.workers < 1:
         raise CposimError("must be at least 1", field="--workers")
     try:
