@@ -105,3 +105,44 @@ def test_study_sweep_on_dask_equals_process_pool(tmp_path):
     assert power[("cpo", 32)] < power[("lpo", 32)] < power[("pluggable", 32)]
     assert power[("copper-first", 32)] == power[("pluggable", 32)]
     assert by["copper-first.compute_s"].xs(32, level=1).nunique() == 1
+
+
+def test_tidy_table_has_one_row_per_point_and_policy():
+    from sim.sweep import tidy
+
+    wide = pd.DataFrame([
+        {"point_key": "a", "workload.global_batch": 32, "seed": 0, "cpo.iteration_s": 1.0,
+         "cpo.network_power_w": 5.0, "copper.first.iteration_s": 1.1,
+         "copper.first.network_power_w": 8.0, "status": "ok", "error": "", "wall_s": 0.1},
+        {"point_key": "b", "workload.global_batch": 64, "seed": 0, "status": "failed",
+         "error": "boom", "wall_s": 0.2}])
+    t = tidy(wide, ["workload.global_batch"])
+    assert list(t.columns) == ["point_key", "workload.global_batch", "seed", "policy",
+                               "iteration_s", "network_power_w", "status", "error", "wall_s"]
+    assert len(t) == 3
+    ok = t[t["status"] == "ok"].set_index("policy")
+    assert ok.loc["copper.first", "network_power_w"] == 8.0    # a dotted policy name
+    assert ok.loc["cpo", "iteration_s"] == 1.0
+    assert (ok["workload.global_batch"] == 32).all()
+    failed = t[t["status"] == "failed"]
+    assert len(failed) == 1 and failed["policy"].isna().all() and failed["error"].item() == "boom"
+    # every wide value lands in exactly one tidy cell
+    assert t[["iteration_s", "network_power_w"]].notna().sum().sum() == 4
+
+
+def test_cposim_sweep_writes_the_tidy_table(tmp_path):
+    from sim.cli import main
+
+    cfg = tmp_path / "sw.toml"
+    cfg.write_text('name = "tiny"\nfidelity = "analytical"\npolicies = ["copper-first", "cpo"]\n'
+                   '[workload]\nmodel = "llama3-8b"\ngpus = 16\ntp = 8\npp = 2\n'
+                   '[sweep]\nseeds = [0]\n[sweep.grid]\n"workload.global_batch" = [4, 8]\n')
+    assert main(["sweep", str(cfg), "--out", str(tmp_path / "o"), "--workers", "1",
+                 "--no-progress"]) == 0
+    wide = pd.read_parquet(tmp_path / "o" / "sweep.parquet")
+    t = pd.read_parquet(tmp_path / "o" / "sweep_tidy.parquet")
+    assert len(t) == 2 * 2 and set(t["policy"]) == {"copper-first", "cpo"}
+    for _, r in t.iterrows():
+        w = wide[wide["point_key"] == r["point_key"]].iloc[0]
+        assert r["iteration_s"] == w[f"{r['policy']}.iteration_s"]
+        assert r["workload.global_batch"] == w["workload.global_batch"]

@@ -28,7 +28,7 @@ def handle(args: argparse.Namespace) -> int:
 
     from sim import io
     from sim.config import PATH_KEYS, load_toml, resolve_paths, validation_error
-    from sim.sweep import PointStore, SweepSection, expand, run_sweep
+    from sim.sweep import PointStore, SweepSection, expand, run_sweep, tidy
 
     cfg = resolve_paths(load_toml(args.config), Path(args.config).parent)
     sweep_raw = cfg.pop("sweep", None)
@@ -58,6 +58,8 @@ def handle(args: argparse.Namespace) -> int:
                          scheduler=args.scheduler, progress=not args.no_progress)
     table = store.table([p.key for p in points])
     io.write_parquet(table, out / "sweep.parquet")
+    if sweep.task == "sim.study:sweep_point":     # its columns are <policy>.<metric>
+        io.write_parquet(tidy(table, list(sweep.grid)), out / "sweep_tidy.parquet")
     io.write_json(io.manifest(sweep.name, config={"sweep": sweep.model_dump(), **cfg},
                               points=len(points), computed_now=len(computed)),
                   out / "manifest.json")

@@ -43,3 +43,31 @@ class PointStore:
         rows = [r for r in self.load_all() if r.get("point_key") in rank]
         rows.sort(key=lambda r: rank[r["point_key"]])
         return pd.DataFrame(rows)
+
+
+FIXED_COLUMNS = ("point_key", "seed", "status", "error", "wall_s")
+
+
+def tidy(table: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
+    """The wide sweep table (one row per point, ``<policy>.<metric>`` columns, as the default
+    task ``sim.study:sweep_point`` writes them) in tidy form: one row per point x policy, with
+    the swept keys, ``seed`` and ``policy`` as columns and one column per metric — the shape
+    pandas ``groupby`` and seaborn expect. A failed point keeps one row, with no policy."""
+    keys = [c for c in ("point_key", *swept, "seed") if c in table.columns]
+    tail = [c for c in ("status", "error", "wall_s") if c in table.columns]
+    metric_cols = [c for c in table.columns if c not in keys and c not in tail and "." in c]
+    pairs = [(c, *c.rsplit(".", 1)) for c in metric_cols]
+    policies = list(dict.fromkeys(p for _, p, _ in pairs))
+    metrics = list(dict.fromkeys(m for _, _, m in pairs))
+    rows = []
+    for rec in table.to_dict("records"):
+        ran = [p for p in policies if any(pd.notna(rec.get(f"{p}.{m}")) for m in metrics)]
+        for p in ran or [None]:
+            row = {k: rec[k] for k in keys}
+            row["policy"] = p
+            for m in metrics:
+                row[m] = rec.get(f"{p}.{m}") if p is not None else None
+            row.update({k: rec[k] for k in tail})
+            rows.append(row)
+    cols = keys + ["policy"] + metrics + tail
+    return pd.DataFrame(rows, columns=cols)
