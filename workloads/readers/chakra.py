@@ -323,6 +323,19 @@ def _decode_et(path: Path) -> tuple[dict, list[tuple[int, dict]]]:
     return meta or {}, nodes
 
 
+def decode_et_file(path: str | Path) -> tuple[dict, list[tuple[int, dict]]]:
+    """One ``.et`` file, decoded but not interpreted: ``(global_metadata, [(message_no, node)])``.
+
+    Nodes are plain dicts keyed by the proto field names of ``chakra_et_def.proto``
+    (``id``, ``type``, ``data_deps``, ``attr`` = list of ``{"name", "<kind>_val"}``, ...);
+    unset fields are absent, and ``message_no`` is the 1-based message number used as the
+    ``line`` of errors. Nested messages may be shared between nodes: treat them as read-only.
+    For readers with their own conventions (``sim.astra`` reads nodes as ASTRA-sim does);
+    :func:`read_chakra` is the canonical-trace reader. Bad bytes raise ``CposimError``.
+    """
+    return _decode_et(Path(path))
+
+
 def _meta_attrs(meta: dict) -> dict:
     return _attrs(meta) if meta else {}
 
