@@ -1,0 +1,1 @@
+"""ASTRA-sim's native collective algorithms as ASTRA-sim runs them (not ``sim/comm``'s)."""
