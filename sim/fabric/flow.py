@@ -82,6 +82,11 @@ class FlowFabric(FabricBase):
         self.stats.update({"rows": 0, "rounds": 0, "rows_solved": 0, "max_active_rows": 0,
                            "epochs": 0, "memo_hits": 0, "ff_waves": 0, "ff_breaks": 0})
         self.memoise = True           # False: the plain path (every component solved afresh)
+        # After completions only, re-solve just the rows at least as fast as the slowest row
+        # that completed (see _on_solve); False: the plain path.
+        self.incremental = True
+        self._floor = np.inf          # lowest rate among rows completed since the last solve
+        self._full_pending = False    # flows started (or rates reset) since the last solve
         self._solve_memo: dict = {}
         self._wave_memo: dict = {}
         self._reserved = np.full(topology.n_links, -1, dtype=np.int64)   # link -> reservation
@@ -323,7 +328,9 @@ class FlowFabric(FabricBase):
         seg, idx = route_entries(ptr, self.r_rid[rows])
         return rows[seg], links[idx], coef[idx]
 
-    def _touch(self, rids: np.ndarray) -> None:
+    def _touch(self, rids: np.ndarray, completion: bool = False) -> None:
+        if not completion:
+            self._full_pending = True
         ptr, links, _, _, _ = self.router.table()
         touched = links[route_entries(ptr, rids)[1]]
         self._touched[touched] = True
@@ -342,7 +349,11 @@ class FlowFabric(FabricBase):
         self._solve_pending = False
         self._advance()
         n_rows = self.r_rid.size
-        if n_rows:
+        floor, self._floor = self._floor, np.inf
+        full, self._full_pending = self._full_pending, False
+        if n_rows and self.incremental and not full and np.isfinite(floor):
+            self._solve_above(floor)          # clears the touched links itself
+        elif n_rows:
             e_row, e_link, e_coef = self._entries(np.arange(n_rows))
             lens = np.bincount(e_row, minlength=n_rows)
             starts = np.cumsum(lens) - lens
@@ -380,11 +391,64 @@ class FlowFabric(FabricBase):
 
     def _touch_all(self) -> None:
         """Every link changed (e.g. a failure re-routed the flows): re-solve everything."""
+        self._full_pending = True
         self._touched[:] = True
         self._touched_all = True
         if not self._solve_pending:
             self._solve_pending = True
             self._at(0.0, self._on_solve, PRIORITY_LOW)
+
+    def _solve_above(self, floor: float) -> None:
+        """Re-solve after completions only: max-min rates below the slowest completed row's
+        rate cannot change. In progressive filling no link on a removed flow's path
+        saturates below that flow's rate (it would have frozen it there), so every
+        saturation below it — and every rate frozen by one — happens as before. The rows at
+        or above ``floor`` (with a margin for float noise) are solved again on what the
+        others leave of each link; the rest keep their rates. Exact; a completion in an
+        all-to-all, whose fastest flows finish first, re-solves a handful of rows instead
+        of the whole component."""
+        cand = np.flatnonzero(self.r_rate >= floor * (1.0 - 1e-9))
+        if not cand.size:
+            self._clear_touched(np.zeros(0, np.int64))
+            return
+        # of those, only the ones linked to the completed rows' links through other such
+        # rows can change: a change spreads from link to link through rows whose rates move
+        c_row, c_link, _ = self._entries(cand)
+        lens = np.bincount(c_row, minlength=self.r_rid.size)[cand]
+        starts = np.cumsum(lens) - lens
+        link_in = self._touched                 # the completed rows' links; cleared after
+        hit = np.zeros(cand.size, dtype=bool)
+        for _ in range(_BFS_LIMIT):
+            now_hit = np.logical_or.reduceat(link_in[c_link], starts)
+            if (now_hit == hit).all():
+                break
+            hit = now_hit
+            link_in[c_link[np.repeat(hit, lens)]] = True
+        else:
+            hit[:] = True
+        self._clear_touched(c_link[np.repeat(hit, lens)])
+        rows = cand[hit]
+        if not rows.size:
+            return
+        fixed = np.ones(self.r_rid.size, dtype=bool)
+        fixed[rows] = False
+        cap = self.topology.capacity_bps
+        keep = np.flatnonzero(fixed)
+        if keep.size:
+            f_row, f_link, f_coef = self._entries(keep)
+            used = np.bincount(f_link, weights=(self.r_rate * self.r_w)[f_row] * f_coef * 8.0,
+                               minlength=cap.size)
+            cap = np.maximum(cap - used, 0.0)
+        e_row, e_link, e_coef = self._entries(rows)
+        lens = np.bincount(e_row, minlength=self.r_rid.size)[rows]
+        indptr = np.concatenate(([0], np.cumsum(lens)))
+        rate, rounds = maxmin_rates(indptr, e_link, cap, e_coef, self.r_w[rows],
+                                    return_rounds=True)
+        self.stats["solves"] += 1
+        self.stats["rounds"] += rounds
+        self.stats["rows_solved"] += int(rows.size)
+        self.stats["incremental_solves"] = self.stats.get("incremental_solves", 0) + 1
+        self.r_rate[rows] = rate / 8.0
 
     def _solve(self, rows, row_in, lens, e_link, e_coef) -> np.ndarray:
         sel = np.repeat(row_in, lens)
@@ -464,11 +528,12 @@ class FlowFabric(FabricBase):
                 mi, inverse = grp.inverse
                 grp.finish[mi] = grp.row_finish[inverse]
                 self._deliver_later(grp, float(grp.finish.max()) - now)
+        self._floor = min(self._floor, float(self.r_rate[rows].min()))
         keep = ~done
         finished_rids = self.r_rid[rows]
         for name in ("r_rid", "r_w", "r_rem", "r_size", "r_rate", "r_grp", "r_gidx", "r_lat"):
             setattr(self, name, getattr(self, name)[keep])
-        self._touch(finished_rids)       # the freed capacity goes to the rest of the component
+        self._touch(finished_rids, completion=True)   # the freed capacity goes to the rest
         self._version += 1               # the pending completion time is stale until re-solve
 
     def _deliver_later(self, grp: _Group, delay: float) -> None:
