@@ -8,12 +8,15 @@ say how iteration time, exposed communication and network energy change.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import pandas as pd
 import pydantic
@@ -189,6 +192,69 @@ class StudyResult:
             df["network_energy_vs_first"] = df["network_energy_j"] / base["network_energy_j"]
         return df
 
+    def plot(self):
+        """The study's picture (``summary.png`` of ``cposim run``): a matplotlib Figure, see
+        :func:`sim.report.figure.study_figure`."""
+        from sim.report.figure import study_figure
+
+        return study_figure(self)
+
+
+# A run shorter than this shows no bar at all (tqdm's ``delay``): most studies take seconds.
+PROGRESS_DELAY_S = 2.0
+
+
+class ProgressBars:
+    """One tqdm bar per policy: ops completed out of the ops the runtime will run (exact, and
+    known before the run starts — unlike simulated time, whose end is what we are computing).
+
+    ``enabled=None`` shows bars only when ``file`` (default: stderr at the time of the run) is a
+    terminal, tqdm's own rule; ``True`` forces them, ``False`` turns them off. A bar appears
+    only once its policy has run for ``delay_s``.
+    """
+
+    def __init__(self, enabled: bool | None = None, *, file: TextIO | None = None,
+                 delay_s: float | None = None, leave: bool = True) -> None:
+        self.enabled = enabled
+        self.file = file
+        self.delay_s = delay_s
+        self.leave = leave
+
+    @contextlib.contextmanager
+    def policy(self, name: str) -> Iterator[Callable[[int, int], None] | None]:
+        """A ``progress(ops_done, ops_total)`` callback for :func:`sim.runtime.simulate`, or
+        ``None`` when no bar is shown (then the runtime skips the bookkeeping)."""
+        if self.enabled is False:
+            yield None
+            return
+        from tqdm import tqdm
+
+        # the module constant is read here, not at definition, so tests can shorten it
+        delay = PROGRESS_DELAY_S if self.delay_s is None else self.delay_s
+        bar = tqdm(desc=f"{name} (ops)", unit="op", file=self.file or sys.stderr,
+                   disable=None if self.enabled is None else False, delay=delay,
+                   leave=self.leave, dynamic_ncols=True)
+        if bar.disable:
+            bar.close()
+            yield None
+            return
+
+        def update(done: int, total: int) -> None:
+            if bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            yield update
+        finally:
+            bar.close()
+
+
+def _progress_bars(progress: ProgressBars | bool | None) -> ProgressBars:
+    if isinstance(progress, ProgressBars):
+        return progress
+    return ProgressBars(enabled=bool(progress))
+
 
 # Fabric defaults that are not in the PHY table, with their sources (sim/fabric docstrings).
 FABRIC_SOURCES = {
@@ -215,7 +281,10 @@ def fabric_parameters(topo) -> list[dict]:
     return rows
 
 
-def run_policy(cfg: StudyConfig, trace, policy: str | PolicySpec) -> PolicyRun:
+def run_policy(cfg: StudyConfig, trace, policy: str | PolicySpec, *,
+               progress: ProgressBars | bool | None = None) -> PolicyRun:
+    """One policy's iteration. ``progress``: ``True`` for a bar on stderr, a
+    :class:`ProgressBars` to choose where and when, ``None``/``False`` for none."""
     from sim.report import (chrome_trace, energy_table, iteration_summary, link_table,
                             network_totals, op_table)
 
@@ -223,8 +292,10 @@ def run_policy(cfg: StudyConfig, trace, policy: str | PolicySpec) -> PolicyRun:
     topo = build_cluster(cfg, policy, trace.world_size)
     from sim.runtime import simulate
 
-    result = simulate(trace, topo, fidelity=cfg.fidelity, mode=cfg.mode,
-                      algorithm=cfg.algorithm, routing=cfg.routing, seed=cfg.seed)
+    with _progress_bars(progress).policy(policy_spec(policy).name) as hook:
+        result = simulate(trace, topo, fidelity=cfg.fidelity, mode=cfg.mode,
+                          algorithm=cfg.algorithm, routing=cfg.routing, seed=cfg.seed,
+                          progress=hook)
     fabric = result.fabric
     it = result.iteration_s
     summary = {**iteration_summary(result),
@@ -240,14 +311,17 @@ def run_policy(cfg: StudyConfig, trace, policy: str | PolicySpec) -> PolicyRun:
                      time.perf_counter() - t0)
 
 
-def run_study(cfg: StudyConfig, source: str = "<study>") -> StudyResult:
+def run_study(cfg: StudyConfig, source: str = "<study>", *,
+              progress: ProgressBars | bool | None = None) -> StudyResult:
+    """Every policy of ``cfg`` on the same workload; ``progress`` as in :func:`run_policy`
+    (one bar per policy)."""
     trace = build_workload(cfg, source)
     out = StudyResult(cfg, trace_metadata=dict(trace.metadata))
     names = [policy_spec(p).name for p in cfg.policies]
     if len(set(names)) != len(names):
         raise CposimError(f"policy names repeat: {names}", file=source, field="policies")
     for policy in cfg.policies:
-        run = run_policy(cfg, trace, policy)
+        run = run_policy(cfg, trace, policy, progress=progress)
         log.info("policy %s: iteration %.4g s", run.policy, run.summary["iteration_s"])
         out.runs[run.policy] = run
     return out
@@ -282,6 +356,10 @@ def save_study(res: StudyResult, out_dir: str | Path) -> Path:
                 io.write_json(r.timeline, rd / f"timeline_{p}.json")
         for name, dfs in frames.items():
             pd.concat(dfs, ignore_index=True).to_parquet(rd / f"{name}.parquet", index=False)
+        if res.runs:
+            from sim.report.figure import save_study_figure
+
+            save_study_figure(res, rd / "summary")
         io.write_json(io.manifest(
             res.config.name, config=res.config.model_dump(), seed=res.config.seed,
             parameters=resolved_parameters(), workload=res.trace_metadata,

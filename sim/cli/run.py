@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="results folder (default: results/<study name>)")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.add_argument("--no-timeline", action="store_true", help="skip the Perfetto timeline")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars (shown on stderr, when it is a terminal, for a "
+                   "policy that runs longer than 2 s)")
     p.add_argument("--pipeline", choices=("schedule", "simai"), default=None,
                    help="SimAI workloads with pp > 1: run the micro-batches as a pipeline "
                    "schedule (default) or use SimAI's bubble formula (sets workload.pipeline)")
@@ -64,7 +67,7 @@ def format_table(df) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from sim.study import load_study, run_study, save_study
+    from sim.study import ProgressBars, load_study, run_study, save_study
 
     cfg = load_study(args.config)
     if args.no_timeline:
@@ -77,7 +80,8 @@ def handle(args: argparse.Namespace) -> int:
         wl = cfg.workload.model_copy(update={"pipeline": args.pipeline})
         cfg = cfg.model_copy(update={"workload": wl})
     try:
-        res = run_study(cfg, source)
+        # bars on stderr, only on a terminal (tqdm's rule): piped output stays clean
+        res = run_study(cfg, source, progress=False if args.quiet else ProgressBars())
     except CposimError as exc:   # name the study file when the error came from deeper down
         if exc.file is not None:
             raise

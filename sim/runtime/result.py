@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,8 +30,12 @@ class RunResult:
 def simulate(trace: Trace, topology, *, fidelity: str = "flow", mode: str = "grouped",
              placement: np.ndarray | None = None, compute_model: ComputeModel | None = None,
              algorithm: str = "auto", chunks: int = 1, routing: str = "ecmp-hash",
-             seed: int = 0, fast_forward: bool = True) -> RunResult:
-    """Run one iteration of ``trace`` on ``topology`` and summarise it."""
+             seed: int = 0, fast_forward: bool = True,
+             progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Run one iteration of ``trace`` on ``topology`` and summarise it.
+
+    ``progress(ops_done, ops_total)``, if given, is told how far the runtime is (see
+    :mod:`sim.runtime.engine`); it does not change the result."""
     from sim.fabric import make_fabric
 
     t0 = time.perf_counter()
@@ -41,7 +46,7 @@ def simulate(trace: Trace, topology, *, fidelity: str = "flow", mode: str = "gro
             fabric.incremental = False     # the plain path: every re-solve from scratch
         rt = Runtime(env, fabric, trace, mode=mode, placement=placement,
                      compute_model=compute_model, algorithm=algorithm, chunks=chunks,
-                     fast_forward=fast_forward)
+                     fast_forward=fast_forward, progress=progress)
         rt.run()
         return _summarise(rt, fabric, time.perf_counter() - t0)
 
