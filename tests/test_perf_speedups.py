@@ -21,7 +21,7 @@ def _fabric(topo, fidelity="flow", memoise=True, cls=None):
     fab = cls(env, topo) if cls else make_fabric(env, topo, fidelity=fidelity)
     if hasattr(fab, "memoise"):
         fab.memoise = memoise
-        fab.incremental = memoise
+        fab.incremental = fab.solo_replay = memoise
     return env, fab
 
 
@@ -164,6 +164,7 @@ def test_memoised_solves_are_bitwise_the_fresh_ones():
     out = {}
     for memo in (True, False):
         env, fab = _fabric(topo, memoise=memo)
+        fab.incremental = fab.solo_replay = False     # the memo alone is bitwise
         fins = []
 
         def proc(env=env, fab=fab, fins=fins):
@@ -302,3 +303,56 @@ def test_moe_iteration_equal_with_and_without_the_incremental_resolve():
     np.testing.assert_allclose(fast.fabric.link_bytes, plain.fabric.link_bytes, rtol=REL,
                                atol=1e-3)
     assert fast.fabric_stats.get("incremental_solves", 0) > 0
+    assert fast.fabric_stats["solo_replays"] > 0 and plain.fabric_stats["solo_replays"] == 0
+
+
+def _alltoall(n, gpus, rng):
+    """A random-size all-to-all among ``n`` of ``gpus`` GPUs (every ordered pair once)."""
+    members = rng.choice(gpus, n, replace=False)
+    src, dst = np.meshgrid(members, members, indexing="ij")
+    off = src != dst
+    return src[off], dst[off], np.full(off.sum(), 3.0 * 2**20)
+
+
+@pytest.mark.parametrize("break_at", [None, 0.0, 0.05, 0.3, 0.7])
+def test_solo_replay_equals_simulating_in_place(break_at):
+    """A batch repeated on quiet links is replayed from its solo run; other traffic arriving
+    mid-replay (or at its start) turns it back into ordinary rows with the bytes it has left:
+    every flow's completion time and every link's bytes equal simulating it in place."""
+    rng = np.random.default_rng(7)
+    topo = build_topology("leaf-spine", gpus=64, policy="copper-first")
+    src, dst, size = _alltoall(12, 64, rng)
+    o_src = rng.integers(0, 64, 40)
+    o_dst = (o_src + rng.integers(1, 64, 40)) % 64
+    out = []
+    for fast in (True, False):
+        env, fab = _fabric(topo, memoise=fast)
+        finish = []
+
+        def job():
+            for _ in range(3):
+                finish.append((yield fab.start_flows(src, dst, size)))
+        env.process(job())
+        if break_at is not None:
+            # the solo duration, measured on a private fabric: the interruption lands at that
+            # fraction of the third (replayed) run
+            e2, f2 = _fabric(topo, memoise=False)
+            ev = f2.start_flows(src, dst, size)
+            e2.run()
+            one = float(ev.value.max())
+
+            def other():
+                yield env.timeout(2 * one + break_at * one)
+                finish.append((yield fab.start_flows(o_src, o_dst, np.full(40, 2.0**22))))
+            env.process(other())
+        env.run()
+        out.append((finish, fab.link_bytes.copy(), fab.bytes_delivered, dict(fab.stats)))
+    (fa, la, da, sa), (fb, lb, db, sb) = out
+    assert len(fa) == len(fb)
+    for a, b in zip(fa, fb):
+        np.testing.assert_allclose(a, b, rtol=REL)
+    np.testing.assert_allclose(la, lb, rtol=REL, atol=1e-6)
+    assert da == pytest.approx(db, rel=REL)
+    assert sa["solo_replays"] >= 1 and sb["solo_replays"] == 0
+    if break_at:                   # (at 0.0 the other batch may start first: no replay)
+        assert sa["solo_breaks"] == 1

@@ -24,6 +24,7 @@ import simpy
 from sim.fabric.base import PRIORITY_LOW, FabricBase, LinkBytes
 from sim.fabric.maxmin import maxmin_rates
 from sim.fabric.routing import route_entries
+from sim.fabric.solo import SoloRun, segments
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,9 @@ _DONE_REL = 1e-10     # a row with this fraction of its bytes left is complete (
 _BFS_LIMIT = 6        # component search rounds before we just solve everything active
 _MEMO_ENTRIES = 512   # memoised component solves kept (oldest dropped first)
 _MEMO_MAX_ROWS = 1 << 16
+_SOLO_MIN_ROWS = 32         # smaller batches are cheap to simulate in place
+_SOLO_ENTRIES = 128         # solo runs kept (oldest dropped first)
+_SOLO_MAX_SEGMENTS = 1 << 22
 
 
 class _Group:
@@ -52,6 +56,16 @@ class _Reservation:
     def __init__(self, rid, links, t0, count, wave, event):
         self.id, self.links, self.t0, self.count = rid, links, t0, count
         self.wave, self.event, self.live = wave, event, True
+
+
+class _SoloReservation:
+    """A batch replayed from its solo run (see :mod:`sim.fabric.solo`) while its links stay
+    quiet."""
+    __slots__ = ("id", "links", "t0", "run", "grp", "live")
+
+    def __init__(self, rid, run: SoloRun, t0: float, grp: _Group) -> None:
+        self.id, self.links, self.t0, self.run, self.grp = rid, run.links, t0, run, grp
+        self.live = True
 
 
 class _Wave:
@@ -80,13 +94,19 @@ class FlowFabric(FabricBase):
         self._groups: dict[int, _Group] = {}
         self._next_gid = 0
         self.stats.update({"rows": 0, "rounds": 0, "rows_solved": 0, "max_active_rows": 0,
-                           "epochs": 0, "memo_hits": 0, "ff_waves": 0, "ff_breaks": 0})
+                           "epochs": 0, "memo_hits": 0, "ff_waves": 0, "ff_breaks": 0,
+                           "solo_replays": 0, "solo_breaks": 0})
         self.memoise = True           # False: the plain path (every component solved afresh)
         # After completions only, re-solve just the rows at least as fast as the slowest row
         # that completed (see _on_solve); False: the plain path.
         self.incremental = True
         self._floor = np.inf          # lowest rate among rows completed since the last solve
         self._full_pending = False    # flows started (or rates reset) since the last solve
+        # a batch seen before that starts on quiet links is replayed from its solo run
+        self.solo_replay = True
+        self._solo: dict = {}         # batch signature -> SoloRun, or None if not replayable
+        self._solo_seen: dict = {}    # batch signature -> times started
+        self._record: list | None = None   # rate assignments, while simulating a solo run
         self._solve_memo: dict = {}
         self._wave_memo: dict = {}
         self._reserved = np.full(topology.n_links, -1, dtype=np.int64)   # link -> reservation
@@ -129,11 +149,18 @@ class FlowFabric(FabricBase):
         first = np.flatnonzero(new)
         weight = np.diff(np.append(first, order.size)).astype(np.float64)
         n_rows = first.size
-        gid = self._next_gid
-        self._next_gid += 1
         grp.row_finish = np.zeros(n_rows)
         grp.inverse = (mi, inverse)
         grp.rows_left = n_rows
+        if (self.solo_replay and n_rows >= _SOLO_MIN_ROWS and type(self) is FlowFabric
+                and self._replay(grp, src[mi], dst[mi], size[mi], r_s[first], weight,
+                                 s_s[first])):
+            return ev
+        if self._record is not None:            # a solo run: keep its rows' identity
+            self._solo_rid, self._solo_w, self._solo_size = r_s[first], weight, s_s[first]
+            self._finish_rel = np.full(n_rows, np.nan)
+        gid = self._next_gid
+        self._next_gid += 1
         self._groups[gid] = grp
         self._advance()
         self.r_rid = np.concatenate([self.r_rid, r_s[first]])
@@ -260,7 +287,11 @@ class FlowFabric(FabricBase):
         _, idx = route_entries(ptr, rids)
         hit = np.unique(self._reserved[links[idx]])
         for r in hit[hit >= 0].tolist():
-            self._materialise(self._reservations[r])
+            res = self._reservations[r]
+            if isinstance(res, _SoloReservation):
+                self._materialise_solo(res)
+            else:
+                self._materialise(res)
 
     def _materialise(self, res: _Reservation) -> None:
         now, w = self.env.now, res.wave
@@ -306,6 +337,125 @@ class FlowFabric(FabricBase):
         self.r_lat = np.concatenate([self.r_lat, w.lat])
         self.stats["rows"] += n_rows
         self._touch(w.rid)
+
+    # -- solo replay (sim.fabric.solo) --------------------------------------------------
+    def _replay(self, grp: _Group, src, dst, size, rid, w, row_size) -> bool:
+        """Start the batch as a replay of its solo run if it ran before and its links are
+        quiet now; False leaves it to the ordinary path."""
+        key = (id(self.topology.capacity_bps), rid.tobytes(), w.tobytes(), row_size.tobytes())
+        seen = self._solo_seen.get(key, 0)
+        self._solo_seen[key] = seen + 1
+        if len(self._solo_seen) > 64 * _SOLO_ENTRIES:
+            self._solo_seen.pop(next(iter(self._solo_seen)))
+        run = self._solo.get(key, False)
+        if run is None or (run is False and seen == 0):
+            return False          # not replayable, or first sighting: simulate in place
+        ptr, links, _, _, _ = self.router.table()
+        mine = links[route_entries(ptr, rid)[1]]
+        if (self._reserved[mine] >= 0).any():
+            return False
+        if self.r_rid.size:
+            _, e_link, _ = self._entries(np.arange(self.r_rid.size))
+            busy = self._mask                  # all False between uses
+            busy[e_link] = True
+            shared = busy[mine].any()
+            busy[e_link] = False
+            if shared:
+                return False
+        if run is False:
+            run = self._solo_run(src, dst, size)
+            if len(self._solo) >= _SOLO_ENTRIES:
+                self._solo.pop(next(iter(self._solo)))
+            self._solo[key] = run
+            if run is None:
+                return False
+        res = _SoloReservation(self._next_res, run, self.env.now, grp)
+        self._next_res += 1
+        self._reservations[res.id] = res
+        self._reserved[run.links] = res.id
+        self.stats["solo_replays"] += 1
+        self._at(run.end_s, lambda _e: self._end_solo(res))
+        return True
+
+    def _solo_run(self, src, dst, size) -> SoloRun | None:
+        """Simulate the batch alone on a scratch fabric (same routes, same solver settings)
+        and keep its trajectory; None if it cannot finish alone or is too long to keep."""
+        env = simpy.Environment()
+        scratch = FlowFabric(env, self.topology, routing=self.routing, seed=self.seed)
+        scratch.router = self.router            # the same deterministic routes: share them
+        scratch.memoise, scratch.incremental = self.memoise, self.incremental
+        scratch.solo_replay = False
+        scratch._record = []
+        done: list = []
+        ev = scratch.start_flows(src, dst, size)
+        ev.callbacks.append(lambda e: done.append(True))
+        env.run()
+        if not done or not np.isfinite(scratch._finish_rel).all():
+            return None
+        rec = scratch._record
+        row = np.concatenate([r for _, r, _ in rec]) if rec else np.zeros(0, np.int64)
+        if row.size > _SOLO_MAX_SEGMENTS:
+            return None
+        finish = scratch._finish_rel
+        seg = segments(rec, finish, 0.0)
+        ptr, links, coef, lat, _ = self.router.table()
+        rid = scratch._solo_rid
+        e_row, idx = route_entries(ptr, rid)
+        lb = LinkBytes.of(links[idx], (scratch._solo_size * scratch._solo_w)[e_row] * coef[idx],
+                          self.topology.n_links)
+        for k in ("solves", "rounds", "rows_solved", "epochs", "memo_hits"):
+            self.stats[k] += scratch.stats.get(k, 0)
+        return SoloRun(rid, scratch._solo_w, scratch._solo_size, lat[rid], finish, *seg,
+                       lb.links, lb, dict(scratch.stats))
+
+    def _end_solo(self, res: _SoloReservation) -> None:
+        if not res.live:
+            return
+        res.live = False
+        self._release(res)
+        run, grp = res.run, res.grp
+        self._link_bytes_done[run.link_bytes.links] += run.link_bytes.bytes
+        mi, inverse = grp.inverse
+        grp.finish[mi] = (res.t0 + run.finish_s + run.lat)[inverse]
+        self._deliver_later(grp, float(grp.finish.max()) - self.env.now)
+
+    def _materialise_solo(self, res: _SoloReservation) -> None:
+        """Other traffic arrives on the batch's links: from now on its unfinished rows are
+        ordinary rows, with the bytes and rates the solo run has for this instant."""
+        now, run, grp = self.env.now, res.run, res.grp
+        self._release(res)
+        res.live = False
+        self.stats["solo_breaks"] += 1
+        t = now - res.t0
+        done = run.finish_s <= t
+        ptr, links, coef, _, _ = self.router.table()
+        if done.any():
+            e_row, idx = route_entries(ptr, run.rid[done])
+            sent = (run.size * run.w)[done][e_row] * coef[idx]
+            np.add.at(self._link_bytes_done, links[idx], sent)
+        grp.row_finish = np.where(done, res.t0 + run.finish_s + run.lat, 0.0)
+        left = np.flatnonzero(~done)
+        grp.rows_left = int(left.size)
+        if not left.size:                       # it ends at this very instant
+            mi, inverse = grp.inverse
+            grp.finish[mi] = grp.row_finish[inverse]
+            self._deliver_later(grp, float(grp.finish.max()) - now)
+            return
+        gid = self._next_gid
+        self._next_gid += 1
+        self._groups[gid] = grp
+        self._advance()
+        rem = np.maximum(run.size - run.sent_at(t), 0.0)[left]
+        self.r_rid = np.concatenate([self.r_rid, run.rid[left]])
+        self.r_w = np.concatenate([self.r_w, run.w[left]])
+        self.r_rem = np.concatenate([self.r_rem, rem])
+        self.r_size = np.concatenate([self.r_size, run.size[left]])
+        self.r_rate = np.concatenate([self.r_rate, run.rate_at(t)[left]])
+        self.r_grp = np.concatenate([self.r_grp, np.full(left.size, gid, dtype=np.int64)])
+        self.r_gidx = np.concatenate([self.r_gidx, left])
+        self.r_lat = np.concatenate([self.r_lat, run.lat[left]])
+        self.stats["rows"] += int(left.size)
+        self._touch(run.rid[left])
 
     @property
     def link_bytes(self) -> np.ndarray:
@@ -372,6 +522,8 @@ class FlowFabric(FabricBase):
                 rate = self._memo_solve(rows, lambda: self._solve(rows, row_in, lens, e_link,
                                                                   e_coef))
                 self.r_rate[rows] = rate
+                if self._record is not None:
+                    self._record.append((self.env.now, self.r_gidx[rows], rate.copy()))
             self._clear_touched(e_link[np.repeat(row_in, lens)])
         else:
             self._clear_touched(np.zeros(0, np.int64))
@@ -449,6 +601,8 @@ class FlowFabric(FabricBase):
         self.stats["rows_solved"] += int(rows.size)
         self.stats["incremental_solves"] = self.stats.get("incremental_solves", 0) + 1
         self.r_rate[rows] = rate / 8.0
+        if self._record is not None:
+            self._record.append((self.env.now, self.r_gidx[rows], rate / 8.0))
 
     def _solve(self, rows, row_in, lens, e_link, e_coef) -> np.ndarray:
         sel = np.repeat(row_in, lens)
@@ -529,6 +683,8 @@ class FlowFabric(FabricBase):
                 grp.finish[mi] = grp.row_finish[inverse]
                 self._deliver_later(grp, float(grp.finish.max()) - now)
         self._floor = min(self._floor, float(self.r_rate[rows].min()))
+        if self._record is not None:
+            self._finish_rel[self.r_gidx[rows]] = now
         keep = ~done
         finished_rids = self.r_rid[rows]
         for name in ("r_rid", "r_w", "r_rem", "r_size", "r_rate", "r_grp", "r_gidx", "r_lat"):

@@ -43,7 +43,8 @@ def simulate(trace: Trace, topology, *, fidelity: str = "flow", mode: str = "gro
         env = simpy.Environment()
         fabric = make_fabric(env, topology, fidelity=fidelity, routing=routing, seed=seed)
         if not fast_forward and hasattr(fabric, "incremental"):
-            fabric.incremental = False     # the plain path: every re-solve from scratch
+            # the plain path: every re-solve from scratch, every batch simulated in place
+            fabric.incremental = fabric.solo_replay = False
         rt = Runtime(env, fabric, trace, mode=mode, placement=placement,
                      compute_model=compute_model, algorithm=algorithm, chunks=chunks,
                      fast_forward=fast_forward, progress=progress)
