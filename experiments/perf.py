@@ -18,6 +18,14 @@ Cases (full run; ``--quick`` shrinks every one to a smoke test of a few seconds)
 * ``straggler-gpt3-131072-analytical``: the 131k GPT-3 iteration with one straggler (rank 5
   computes 1.25x as long), where the symmetry falls back to finer rank classes.
 * ``even-gpt3-131072-analytical``: the 131k GPT-3 iteration with ``routing="ecmp-even"``.
+* ``deepseek-v3-N-flow``: one DeepSeek-V3 iteration (TP1, PP8, EP32, global batch 8,192) on
+  N = 2,048 / 16,384 GPUs of the DGX H100 SuperPOD preset, ``flow``; ``mixtral-4096-flow``:
+  Mixtral 8x7B (TP1, PP1, EP8, global batch 4,096) on 4,096 GPUs. All-to-all heavy.
+* ``cmd-*``: whole commands as a user types them (``cposim --help``, ``cposim link ...``,
+  ``cposim collective`` ring all-reduce on 16,384 / 65,536 GPUs, ``cposim run`` of the small
+  example and of the built-in default), each a fresh process in a scratch folder after one
+  warm-up run: wall time and that process's peak RSS. ``cmd-python-startup`` is the bare
+  interpreter; the collective targets count beyond it.
 * ``equal-*``: the case with every speed-up and on the plain path (``fast_forward=False``:
   full schedules wave by wave, no runtime replay); the largest relative difference over the
   reported numbers (iteration / collective time, its breakdown, bytes delivered, bytes carried
@@ -73,12 +81,39 @@ CASES: dict[str, tuple] = {
     "even-gpt3-131072-analytical": ("even-gpt3", 131072, "analytical", None, "-"),
     "equal-straggler-gpt3-1024-analytical": ("equal-straggler-gpt3", 1024, "analytical", None,
                                              "rel. diff <= 1e-9"),
+    # MoE iterations in flow fidelity (all-to-all heavy; issue #14)
+    "deepseek-v3-2048-flow": ("deepseek", 2048, "flow", 60.0, "<= 60 s"),
+    "deepseek-v3-16384-flow": ("deepseek", 16384, "flow", 600.0, "<= 600 s, <= 4 GB"),
+    "mixtral-4096-flow": ("mixtral", 4096, "flow", 60.0, "<= 60 s"),
+    # whole commands as a user types them, each in a fresh process (wall time and peak RSS of
+    # that process); "startup" is the bare interpreter, for the "beyond start-up" figures
+    "cmd-python-startup": ("cmd", 0, "-", None, "-"),
+    "cmd-help": ("cmd", 0, "-", 0.3, "<= 0.3 s"),
+    "cmd-link": ("cmd", 0, "-", 0.3, "<= 0.3 s"),
+    "cmd-collective-16384": ("cmd", 16384, "flow", 0.5, "<= 0.5 s + start-up, <= 0.5 GB"),
+    "cmd-collective-65536": ("cmd", 65536, "flow", 2.0, "<= 2 s + start-up"),
+    "cmd-run-small": ("cmd", 0, "flow", None, "-"),
+    "cmd-run-default": ("cmd", 0, "flow", None, "-"),
 }
+# the command lines of the cmd-* cases ({gpus} filled in; quick: 1,024 GPUs)
+COMMANDS: dict[str, list[str]] = {
+    "cmd-python-startup": ["<python>", "-c", "pass"],
+    "cmd-help": ["--help"],
+    "cmd-link": ["link", "--tech", "cpo", "--lane-rate", "200G", "--length", "30m"],
+    "cmd-collective-16384": ["collective", "--op", "allreduce", "--algo", "ring", "--gpus",
+                             "{gpus}", "--size", "1GiB", "--topology", "switch",
+                             "--link-bandwidth", "50GB/s", "--link-latency", "500ns",
+                             "--fidelity", "flow", "--json"],
+    "cmd-run-small": ["run", "<examples>/small-study.toml", "--quiet", "--out", "small"],
+    "cmd-run-default": ["run", "--quiet", "--out", "default"],
+}
+COMMANDS["cmd-collective-65536"] = COMMANDS["cmd-collective-16384"]
 QUICK_SIZE = {"ring": 256, "gpt3": 128, "solve": 2048, "packet": 64, "equal-ring": 64,
               "equal-gpt3": 128, "straggler-gpt3": 128, "equal-straggler-gpt3": 128,
-              "even-gpt3": 128}
+              "even-gpt3": 128, "deepseek": 256, "mixtral": 64, "cmd": 1024}
 STRAGGLERS = {5: 1.25}
-MEMORY_TARGET_BYTES = {"gpt3-16384-flow": 4e9}
+MEMORY_TARGET_BYTES = {"gpt3-16384-flow": 4e9, "deepseek-v3-16384-flow": 4e9,
+                       "cmd-collective-16384": 0.5e9}
 
 
 # ---- the cases ---------------------------------------------------------------------------
@@ -126,6 +161,25 @@ def gpt3_case(n: int, fidelity: str, fast: bool = True, stragglers: dict | None 
             "collectives": s["collectives_launched"], "replayed": s["collectives_replayed"]}
 
 
+def moe_case(model: str, n: int, fidelity: str) -> dict:
+    """DeepSeek-V3 TP1 PP8 EP32, global batch 8,192 (4 x n/2,048 for the quick size);
+    Mixtral 8x7B TP1 PP1 EP8, global batch = n."""
+    from sim.fabric import build_topology
+    from sim.runtime.result import simulate
+    from workloads.generator import generate
+
+    if model == "deepseek":
+        gb = 8192 if n >= 2048 else max(n // 8 * 2, 8)
+        trace = generate("deepseek-v3", gpus=n, tp=1, pp=8, ep=32, global_batch=gb)
+    else:
+        trace = generate("mixtral-8x7b", gpus=n, tp=1, pp=1, ep=8, global_batch=n)
+    topo = build_topology("dgx-h100-superpod", gpus=n, policy="copper-first")
+    res = simulate(trace, topo, fidelity=fidelity)
+    st = res.fabric_stats
+    return {"sim_time_s": res.iteration_s, "exposed_comm_s": res.summary["exposed_comm_s"],
+            "solo_replays": st.get("solo_replays", 0), "epochs": st.get("epochs", 0)}
+
+
 def run_case(name: str, quick: bool, fast: bool = True) -> dict:
     """Run a case once; returns its simulated results (timing is the caller's)."""
     kind, n, fid, _, _ = CASES[name]
@@ -138,6 +192,8 @@ def run_case(name: str, quick: bool, fast: bool = True) -> dict:
         return gpt3_case(n, fid, fast, STRAGGLERS)
     if kind == "even-gpt3":
         return gpt3_case(n, fid, fast, routing="ecmp-even")
+    if kind in ("deepseek", "mixtral"):
+        return moe_case(kind, n, fid)
     if kind.startswith("equal-"):
         if kind == "equal-straggler-gpt3":   # plain = one control loop per rank, no replay
             def fn(n, fid, fast):
@@ -220,6 +276,55 @@ def measure(name: str, quick: bool, repeats: int, single_run_s: float) -> dict:
             "peak_rss_bytes": peak, **{k: v for k, v in out.items()}}
 
 
+def _command(name: str, quick: bool) -> list[str]:
+    exe = Path(sys.executable)
+    cposim = exe.with_name("cposim")
+    head = [str(cposim)] if cposim.exists() else [str(exe), "-m", "sim"]
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    size = QUICK_SIZE["cmd"] if quick else CASES[name][1]
+    argv = [a.replace("{gpus}", str(size)).replace("<examples>", str(examples))
+            for a in COMMANDS[name]]
+    return [str(exe)] + argv[1:] if argv[0] == "<python>" else head + argv
+
+
+def measure_command(name: str, quick: bool, repeats: int, timeout_s: float) -> dict:
+    """Run the case's command line ``repeats`` times (plus one warm-up that fills the OS file
+    cache), each as a fresh process in a scratch folder: wall time and that process's own
+    peak RSS (``wait4``)."""
+    import os
+    import tempfile
+
+    cmd = _command(name, quick)
+    walls, peaks = [], []
+    with tempfile.TemporaryDirectory(prefix="cposim-bench-") as tmp:
+        for i in range(repeats + 1):
+            t0 = time.perf_counter()
+            p = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+            deadline = time.monotonic() + timeout_s
+            while True:
+                pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    p.kill()
+                    return {"case": name, "status": f"timeout > {timeout_s:g} s"}
+                time.sleep(0.002)
+            wall = time.perf_counter() - t0
+            p.returncode = os.waitstatus_to_exitcode(status)
+            err = p.stderr.read().decode(errors="replace").strip() if p.stderr else ""
+            if p.returncode != 0:
+                return {"case": name, "status": f"error: exit {p.returncode}: "
+                                                f"{(err.splitlines() or ['?'])[-1]}"}
+            if i:                                   # the first run only warms the caches
+                walls.append(wall)
+                peaks.append(ru.ru_maxrss * 1024.0)  # Linux: KiB
+    return {"case": name, "size": QUICK_SIZE["cmd"] if quick else CASES[name][1],
+            "quick": quick, "command": " ".join(cmd), "wall_median_s": statistics.median(walls),
+            "wall_min_s": min(walls), "first_run_s": walls[0], "runs": len(walls),
+            "sim_events": 0, "maxmin_solves": 0, "peak_rss_bytes": max(peaks), "status": "ok"}
+
+
 def _child(name: str, quick: bool, repeats: int, single_run_s: float, timeout_s: float) -> dict:
     cmd = [sys.executable, "-m", "experiments.perf", "--child", name, "--repeats", str(repeats),
            "--single-run-s", str(single_run_s)] + (["--quick"] if quick else [])
@@ -244,7 +349,10 @@ def _verdict(row: dict) -> str:
         return "pass" if row["max_rel_diff"] <= 1e-9 else "FAIL"
     if target is None:
         return "-"
-    ok = row["wall_median_s"] <= target
+    wall = row["wall_median_s"]
+    if name.startswith("cmd-collective"):           # targets beyond interpreter start-up
+        wall -= row.get("startup_s", 0.0)
+    ok = wall <= target
     mem = MEMORY_TARGET_BYTES.get(name)
     if mem is not None:
         ok = ok and row["peak_rss_bytes"] <= mem
@@ -290,7 +398,7 @@ def main(argv=None) -> int:
     m = machine()
     print(f"machine: {m['cpu']}, {m['cores']} cores, load {m['load_avg_1m']:.2f}, "
           f"Python {m['python']}, numpy {m['numpy']}, SimPy {m['simpy']}")
-    print("targets (issue #8): median wall time on one core of a 2-core machine; first run: "
+    print("targets (issues #8, #14): median wall time on one core of a 2-core machine; first run: "
           "the first, counted run in a fresh process"
           + (" -- QUICK: reduced sizes, targets do not apply" if args.quick else ""))
     w = max(len(n) for n in names)
@@ -298,8 +406,18 @@ def main(argv=None) -> int:
            f"{'SimPy events':>12s} {'solves':>7s} {'peak RSS':>9s}  {'target':18s} result")
     print(hdr)
     rows = []
+    startup_s = 0.0
+    if any(n.startswith("cmd-collective") for n in names) and "cmd-python-startup" not in names:
+        got = measure_command("cmd-python-startup", args.quick, 3, args.timeout)
+        startup_s = got.get("wall_median_s", 0.0)
     for name in names:
-        if args.quick:
+        if CASES[name][0] == "cmd":
+            row = measure_command(name, args.quick, 1 if args.quick else args.repeats,
+                                  args.timeout)
+            if name == "cmd-python-startup" and row.get("status") == "ok":
+                startup_s = row["wall_median_s"]
+            row["startup_s"] = startup_s
+        elif args.quick:
             row = measure(name, True, 1, args.single_run_s) | {"status": "ok"}
         else:
             row = _child(name, False, args.repeats, args.single_run_s, args.timeout)
@@ -315,8 +433,13 @@ def main(argv=None) -> int:
         elif "max_rel_diff" in row:
             extra = (f"  (max rel. diff {row['max_rel_diff']:.1e}; plain path "
                      f"{_fmt_time(row['plain_wall_s'])})")
+        elif name.startswith("cmd-collective"):
+            extra = (f"  ({_fmt_time(row['wall_median_s'] - row['startup_s'])} beyond "
+                     f"start-up)")
         elif "sim_time_s" in row:
             extra = f"  (simulated {row['sim_time_s']:.6g} s)"
+            if "solo_replays" in row:
+                extra += f"  [{row['epochs']} epochs, {row['solo_replays']} replays]"
         print(f"{name:{w}s} {_fmt_time(row['wall_median_s']):>12s} "
               f"{_fmt_time(row['first_run_s']):>10s} {row['runs']:>4d} "
               f"{row['sim_events']:>12d} {row['maxmin_solves']:>7d} "

@@ -35,3 +35,19 @@ def test_cposim_bench_cli_and_bad_case(tmp_path, capsys):
     assert "ring-ar-1024" in capsys.readouterr().out
     assert cli_main(["bench", "--quick", "--cases", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown case" in capsys.readouterr().err
+
+
+def test_quick_suite_times_whole_commands(tmp_path):
+    """cmd-* cases run the command a user types in a fresh process: wall time and that
+    process's own peak RSS; the collective counts beyond the interpreter's start-up."""
+    cases = "cmd-python-startup,cmd-link,cmd-collective-16384,mixtral-4096-flow"
+    assert perf.main(["--quick", "--cases", cases, "--out", str(tmp_path)]) == 0
+    df = pd.read_parquet(tmp_path / "perf.parquet").set_index("case")
+    assert (df["status"] == "ok").all()
+    link = df.loc["cmd-link"]
+    assert " link --tech cpo" in link["command"] and link["peak_rss_bytes"] > 10e6
+    coll = df.loc["cmd-collective-16384"]
+    assert "--gpus 1024" in coll["command"]          # the quick size
+    assert coll["startup_s"] == df.loc["cmd-python-startup", "wall_median_s"] > 0
+    assert coll["wall_median_s"] > coll["startup_s"]
+    assert df.loc["mixtral-4096-flow", "sim_time_s"] > 0

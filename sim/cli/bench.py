@@ -1,4 +1,5 @@
-"""``cposim bench``: the performance suite of issue #8 (:mod:`experiments.perf`).
+"""``cposim bench``: the performance suite (:mod:`experiments.perf`): in-process cases and
+whole commands (``cmd-*``: ``cposim ...`` as a fresh process, wall time and peak RSS).
 
     cposim bench              # every case, median of several runs, writes results/perf/
     cposim bench --quick      # smoke test at small sizes (seconds)
@@ -12,9 +13,10 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="performance suite: wall time, events, solves, memory",
-                       description="Run the benchmark suite of issue #8 and print, per case, "
-                       "the median wall time, SimPy events, max-min solves, peak memory and "
-                       "the target; writes results/perf/perf.parquet and a manifest.")
+                       description="Run the benchmark suite and print, per case, the median "
+                       "wall time, SimPy events, max-min solves, peak memory and the target; "
+                       "cmd-* cases time whole cposim commands as fresh processes. Writes "
+                       "results/perf/perf.parquet and a manifest.")
     p.add_argument("--quick", action="store_true", help="small sizes, one run per case")
     p.add_argument("--cases", default=None, help="comma-separated case names (default all)")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per case (default 5)")
