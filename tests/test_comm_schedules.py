@@ -7,22 +7,21 @@ from hypothesis import strategies as st
 
 from sim.comm import (ALGORITHMS, Communicator, build_schedule, busbw_factor, check_schedule,
                       communicators_from_groups, domain_layout, parallel_groups, to_waves)
-from sim.comm.algorithms import hierarchical
+from sim.comm.algorithms import hierarchical, registry
 from sim.comm.schedule import Builder
 from sim.errors import CposimError
 
-POW2_ONLY = {("halving-doubling", op) for op in ("allreduce", "allgather", "reducescatter")}
+# the flat algorithms, as registered (constraints, e.g. halving-doubling's power of two,
+# come from each algorithm's declaration)
+FLAT = [a for a in ALGORITHMS if not registry.get(a).composite]
 
 
 def _cases(sizes):
     for n in sizes:
-        for alg, ops in ALGORITHMS.items():
-            if alg == "hierarchical":
-                continue
-            for op in ops:
-                if (alg, op) in POW2_ONLY and n & (n - 1):
-                    continue
-                yield n, alg, op
+        for alg in FLAT:
+            for op in ALGORITHMS[alg]:
+                if registry.get(alg).allows(op, n):
+                    yield n, alg, op
 
 
 @pytest.mark.parametrize("n,alg,op", list(_cases([1, 2, 3, 4, 6, 7, 8, 16])))
@@ -35,8 +34,7 @@ def test_every_flat_schedule_computes_its_collective(n, alg, op):
 @settings(max_examples=40, deadline=None)
 @given(domains=st.integers(2, 4), local=st.integers(2, 5), seed=st.integers(0, 10**6),
        op=st.sampled_from(ALGORITHMS["hierarchical"]),
-       intra=st.sampled_from(["ring", "direct", "halving-doubling"]),
-       inter=st.sampled_from(["ring", "direct", "halving-doubling", "double-binary-tree"]))
+       intra=st.sampled_from(FLAT), inter=st.sampled_from(FLAT))
 def test_hierarchical_computes_its_collective_for_any_layout(domains, local, seed, op, intra,
                                                              inter):
     n = domains * local
@@ -46,7 +44,7 @@ def test_hierarchical_computes_its_collective_for_any_layout(domains, local, see
     for phase in hierarchical.PHASES[op]:
         where, sub = phase.split()
         alg, k = (intra, local) if where == "intra" else (inter, domains)
-        if sub not in ALGORITHMS[alg] or ((alg, sub) in POW2_ONLY and k & (k - 1)):
+        if not registry.get(alg).allows(sub, k):
             with pytest.raises(CposimError):
                 build_schedule(op, "hierarchical", n, 1.0, root=root, layout=layout,
                                intra=intra, inter=inter)

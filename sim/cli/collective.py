@@ -26,6 +26,28 @@ from sim.units import format_si, parse_bandwidth_Bps, parse_bytes, parse_time_s
 SWITCH = "switch"
 
 
+class _Algorithms:
+    """The registered algorithms' names, looked up when the help is printed: importing the
+    registry (numpy and the comm layer, ~0.7 s) while building the parser would slow every
+    cposim command."""
+
+    def __str__(self) -> str:
+        from sim.comm.algorithms.registry import listing
+        return listing()
+
+
+class _AlgoArg(argparse.Action):
+    """``--algo NAME``, stored as given (``handle`` checks it against the registry); its help
+    formats ``%(algorithms)s`` from the registry."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.algorithms = _Algorithms()
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("collective", help="one collective: time, algbw, busbw, energy",
                        description="Run one collective on a topology at a fidelity and report "
@@ -33,9 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "technology.")
     p.add_argument("--op", required=True,
                    help="allreduce, allgather, reducescatter, alltoall, broadcast, reduce")
-    p.add_argument("--algo", default="auto",
-                   help="auto, ring, double-binary-tree (dbt), halving-doubling (hd), direct, "
-                   "hierarchical (default auto)")
+    p.add_argument("--algo", default="auto", action=_AlgoArg,
+                   help="%(algorithms)s (default auto)")
     p.add_argument("--size", required=True, help="buffer size, nccl-tests convention (e.g. 1MiB)")
     p.add_argument("--gpus", type=int, default=None,
                    help="GPUs (default: 8 for switch, the preset's size otherwise)")

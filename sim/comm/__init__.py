@@ -1,8 +1,10 @@
 """Communication layer: communicators and collective algorithms on the fabric.
 
-``run_collective`` runs a collective (ring, double binary tree, halving-doubling, direct,
-hierarchical; chunked) as steps of point-to-point flows on a ``flow``/``packet`` fabric, or
-as its alpha-beta closed form on an ``analytical`` one; ``closed_form`` is that model alone.
+``run_collective`` runs a collective (chunked) as steps of point-to-point flows on a
+``flow``/``packet`` fabric, or as its alpha-beta closed form on an ``analytical`` one;
+``closed_form`` is that model alone. The algorithms (ring, double binary tree,
+halving-doubling, direct, PAT, hierarchical, ...) are one module each under
+:mod:`sim.comm.algorithms`, found through its registry (``sim.comm.algorithms.registry``).
 """
 
 from sim.comm.algorithms import ALGORITHMS, build_schedule, normalise_algorithm

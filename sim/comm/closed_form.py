@@ -5,28 +5,20 @@ bottleneck bandwidth in bytes/s), the model of ASTRA-sim's congestion-unaware ba
 of nccl-tests' ``busbw``. With ``C`` chunks a ``K``-step schedule takes ``K + C - 1``
 waves; ranks that take part in several pipelined steps at once share their port.
 
-* ring all-reduce ``(2(n-1) + C - 1)·α + 2(n-1)/n·S/B`` (C=1: ``2(n-1)(α + S/(nB))``);
-  all-gather / reduce-scatter ``(n-1 + C-1)·α + (n-1)/n·S/B``;
-  broadcast / reduce (chain) ``(n-1 + C-1)·(α + S/(C·B))``
-* halving-doubling all-reduce ``(2·log2 n + C-1)·α + 2(n-1)/n·S/B``, all-gather /
-  reduce-scatter ``(log2 n + C-1)·α + (n-1)/n·S/B``; binomial broadcast / reduce
-  ``(⌈log2 n⌉ + C-1)·α + ⌈log2 n⌉·S/B`` (the root is busy in every step)
-* direct all-to-all / all-gather / reduce-scatter ``C·α + (n-1)/n·S/B``, all-reduce
-  ``(C+1)·α + 2(n-1)/n·S/B``, broadcast / reduce ``C·α + (n-1)·S/B`` (the root's port)
-* double binary tree and chunked hierarchical: the same alpha-beta model summed over the
-  waves of the schedule (:func:`schedule_time`): each wave costs, over the port levels it
-  uses (intra- / inter-domain), the longest α + largest port load at that level / B.
-* hierarchical (C=1): the sum of its phases, intra-domain phases with ``(α, B)``, the
-  inter-domain phase with ``(alpha_inter_s, bandwidth_inter_Bps)`` on S/L bytes.
+Each algorithm declares its closed form in its module under :mod:`sim.comm.algorithms`
+(ring, halving-doubling, direct, ...: formulas; hierarchical: the sum of its phases, with
+per-level α and B). One that declares none (double binary tree) gets :func:`schedule_time`,
+the same alpha-beta model summed over the waves of its schedule: each wave costs, over the
+port levels it uses (intra- / inter-domain), the longest α + largest port load at that
+level / B. :func:`closed_form` reads the registry; it names no algorithm.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from sim.comm.algorithms import build_schedule, hierarchical, normalise_algorithm, _check
+from sim.comm.algorithms import build_schedule, normalise_algorithm
+from sim.comm.algorithms.registry import check, find
 from sim.comm.ops import normalise_op
 from sim.comm.schedule import Schedule, to_waves
 from sim.errors import CposimError
@@ -57,35 +49,21 @@ def schedule_time(s: Schedule, chunks: int, alpha_s, bandwidth_Bps) -> float:
     return float(np.where(used, t_level, 0.0).max(axis=1).sum())
 
 
-def _flat(op: str, alg: str, n: int, S: float, a: float, B: float, C: int, root: int) -> float:
+def flat_time(op: str, alg: str, n: int, S: float, a: float, B: float, C: int,
+              root: int) -> float:
+    """Seconds for ``op`` with the flat algorithm ``alg`` (a registered name): its closed
+    form, or where it declares none, the alpha-beta time of its schedule."""
     if n <= 1:
         return 0.0
-    if alg == "ring":
-        if op == "allreduce":
-            return (2 * (n - 1) + C - 1) * a + 2 * (n - 1) / n * S / B
-        if op in ("allgather", "reducescatter"):
-            return (n - 1 + C - 1) * a + (n - 1) / n * S / B
-        return (n - 1 + C - 1) * (a + S / (C * B))           # chain broadcast / reduce
-    if alg == "halving-doubling":
-        if op in ("broadcast", "reduce"):
-            k = math.ceil(math.log2(n))
-            return (k + C - 1) * a + k * S / B
-        k = int(math.log2(n))
-        if 1 << k != n:
-            raise CposimError(f"halving-doubling {op} needs a power-of-two group, got {n}",
-                              field="algorithm")
-        if op == "allreduce":
-            return (2 * k + C - 1) * a + 2 * (n - 1) / n * S / B
-        return (k + C - 1) * a + (n - 1) / n * S / B
-    if alg == "direct":
-        if op == "allreduce":
-            return (C + 1) * a + 2 * (n - 1) / n * S / B
-        if op in ("broadcast", "reduce"):
-            return C * a + (n - 1) * S / B
-        return C * a + (n - 1) / n * S / B
-    if alg == "double-binary-tree":
-        return schedule_time(build_schedule(op, alg, n, S, root=root), C, a, B)
-    raise CposimError(f"no closed form for {alg!r}", field="algorithm")
+    entry = find(alg)
+    if entry is None or entry.composite:
+        raise CposimError(f"no closed form for {alg!r}", field="algorithm")
+    check(alg, op)
+    entry.check_group(op, n)
+    t = entry.closed_form(op, n, S, a, B, C, root) if entry.closed_form is not None else None
+    if t is None:
+        t = schedule_time(build_schedule(op, alg, n, S, root=root), C, a, B)
+    return t
 
 
 def closed_form(op: str, algorithm: str, n: int, size_bytes: float, alpha_s: float,
@@ -103,31 +81,13 @@ def closed_form(op: str, algorithm: str, n: int, size_bytes: float, alpha_s: flo
     alg = normalise_algorithm(algorithm)
     if alg == "auto":
         raise CposimError("closed_form needs a concrete algorithm, not 'auto'", field="algorithm")
-    _check(alg, op)
+    check(alg, op)
     if bandwidth_Bps <= 0 or alpha_s < 0 or size_bytes < 0:
         raise CposimError("need bandwidth > 0, alpha >= 0 and size >= 0", field="closed_form")
     C = max(int(chunks), 1)
-    if alg != "hierarchical":
-        return _flat(op, alg, n, size_bytes, alpha_s, bandwidth_Bps, C, root)
-    if not local_size or n % local_size:
-        raise CposimError(f"hierarchical needs local_size dividing n={n}", field="local_size")
-    L, D = int(local_size), n // int(local_size)
-    ai = alpha_s if alpha_inter_s is None else alpha_inter_s
-    bi = bandwidth_Bps if bandwidth_inter_Bps is None else bandwidth_inter_Bps
-    intra, inter = normalise_algorithm(intra, "intra"), normalise_algorithm(inter, "inter")
-    if C > 1:
-        layout = np.arange(n).reshape(D, L)
-        s = build_schedule(op, alg, n, size_bytes, root=root, layout=layout, intra=intra,
-                           inter=inter)
-        return schedule_time(s, C, (alpha_s, ai), (bandwidth_Bps, bi))
-    d_root, l_root = divmod(root, L)
-    total = 0.0
-    for phase in hierarchical.PHASES[op]:
-        where, sub_op = phase.split()
-        if where == "intra":
-            size = size_bytes
-            total += _flat(sub_op, intra, L, size, alpha_s, bandwidth_Bps, 1, l_root)
-        else:
-            size = size_bytes if op in ("broadcast", "reduce") else size_bytes / L
-            total += _flat(sub_op, inter, D, size, ai, bi, 1, d_root)
-    return total
+    entry = find(alg)
+    if not entry.composite:
+        return flat_time(op, alg, n, size_bytes, alpha_s, bandwidth_Bps, C, root)
+    return entry.closed_form(op, n, size_bytes, alpha_s, bandwidth_Bps, C, root,
+                             local_size=local_size, alpha_inter_s=alpha_inter_s,
+                             bandwidth_inter_Bps=bandwidth_inter_Bps, intra=intra, inter=inter)

@@ -1,12 +1,14 @@
 """Schedules whose every step moves the same flows, kept as one step and a count.
 
-A ring all-reduce / all-gather / reduce-scatter sends ``S/n`` from every rank to the next at
-every one of its ``2(n-1)`` (or ``n-1``) steps; only *which block* travels changes, and that
-matters for the data semantics (:mod:`sim.comm.semantics`), not for timing or bytes. Building
-the full schedule costs ``O(n^2)`` rows — 33 M rows and gigabytes at 4,096 GPUs — so the
-collectives layer times these from one step: the same flows, the same pair bytes x the
-number of steps, and waves that repeat (with chunking, a ramp of partly filled waves at each
-end). :meth:`PeriodicSchedule.full` builds the real schedule when something needs its rows.
+An algorithm declares which of its ops are periodic and their one step (registry fields
+``periodic_ops`` / ``periodic_step``). A ring all-reduce / all-gather / reduce-scatter sends
+``S/n`` from every rank to the next at every one of its ``2(n-1)`` (or ``n-1``) steps; only
+*which block* travels changes, and that matters for the data semantics
+(:mod:`sim.comm.semantics`), not for timing or bytes. Building the full schedule costs
+``O(n^2)`` rows — 33 M rows and gigabytes at 4,096 GPUs — so the collectives layer times
+these from one step: the same flows, the same pair bytes x the number of steps, and waves
+that repeat (with chunking, a ramp of partly filled waves at each end).
+:meth:`PeriodicSchedule.full` builds the real schedule when something needs its rows.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.comm.algorithms.registry import find
 from sim.comm.schedule import PairBytesMixin
-
-PERIODIC = {("ring", "allreduce"), ("ring", "allgather"), ("ring", "reducescatter")}
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,10 +72,10 @@ class PeriodicSchedule(PairBytesMixin):
 
 def periodic_schedule(op: str, algorithm: str, n: int, size_bytes: float,
                       root: int = 0) -> PeriodicSchedule | None:
-    """The one-step form of ``op`` with ``algorithm``, or None if it is not periodic."""
-    if (algorithm, op) not in PERIODIC or n < 2:
+    """The one-step form of ``op`` with ``algorithm`` (a registered name), or None if the
+    algorithm declares none for ``op``."""
+    alg = find(algorithm)
+    if alg is None or op not in alg.periodic_ops or n < 2:
         return None
-    i = np.arange(n, dtype=np.int64)
-    k = 2 * (n - 1) if op == "allreduce" else n - 1
-    return PeriodicSchedule(op, algorithm, n, float(size_bytes), k, i, (i + 1) % n,
-                            np.full(n, float(size_bytes) / n), root)
+    k, src, dst, flow_bytes = alg.periodic_step(op, n, float(size_bytes))
+    return PeriodicSchedule(op, algorithm, n, float(size_bytes), k, src, dst, flow_bytes, root)

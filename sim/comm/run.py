@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import simpy
 
-from sim.comm.algorithms import _check, build_schedule, normalise_algorithm, supports
+from sim.comm.algorithms import build_schedule, normalise_algorithm, registry
+from sim.comm.algorithms.registry import SPANS_DOMAINS, auto_choice, check
 from sim.comm.closed_form import closed_form, schedule_time
 from sim.comm.communicator import Communicator, domain_layout
 from sim.comm.ops import busbw_factor, normalise_op
@@ -116,15 +117,14 @@ class _Group:
 
 # ---------------------------------------------------------------------------------------
 def choose_algorithm(op: str, comm: Communicator, scaleup_domain: np.ndarray | None) -> str:
-    """``auto``: direct all-to-all; hierarchical when the group spans several scale-up
-    domains evenly; otherwise ring (binomial tree for broadcast / reduce)."""
-    if op == "alltoall":
-        return "direct"
-    if domain_layout(comm.endpoints, scaleup_domain) is not None:
-        return "hierarchical"
-    if op in ("broadcast", "reduce"):
-        return "halving-doubling"
-    return "ring"
+    """``auto`` for one communicator, as the registry declares it: the algorithm picked for
+    ``op`` when the group spans several scale-up domains evenly (today hierarchical), where
+    it does and one is declared; otherwise the one picked in any situation (today direct
+    all-to-all, binomial-tree broadcast / reduce, ring for the rest)."""
+    spanning = auto_choice(op, SPANS_DOMAINS, fallback=False)
+    if spanning is not None and domain_layout(comm.endpoints, scaleup_domain) is not None:
+        return spanning
+    return _auto_flat(op)
 
 
 def _split_matrix(split_bytes, n: int, i: int, n_comms: int):
@@ -214,10 +214,10 @@ def _groups(fabric, comms, op, size_bytes, algorithm, chunks, split_bytes, root,
             layout = None
         else:
             alg = choose_algorithm(op, c, dom) if algorithm == "auto" else algorithm
-            layout = domain_layout(c.endpoints, dom) if alg == "hierarchical" else None
-        if alg == "hierarchical" and layout is None:
+            layout = domain_layout(c.endpoints, dom) if _composite(alg) else None
+        if layout is None and _composite(alg):
             raise CposimError(f"communicator {c.name!r} does not span several scale-up domains "
-                              "with the same number of ranks in each; hierarchical needs that",
+                              f"with the same number of ranks in each; {alg} needs that",
                               field="algorithm")
         split = _split_matrix(split_bytes, n, i, len(comms))
         key = _plan_key(op, alg, n, size_bytes, root, layout, split, intra, inter)
@@ -242,11 +242,17 @@ def _plan_key(op, alg, n, size_bytes, root, layout, split, intra, inter) -> tupl
 
 def _auto_flat(op: str) -> str:
     """:func:`choose_algorithm` for a communicator without a usable domain layout."""
-    if op == "alltoall":
-        return "direct"
-    if op in ("broadcast", "reduce"):
-        return "halving-doubling"
-    return "ring"
+    alg = auto_choice(op)
+    if alg is None:
+        raise CposimError(f"no registered algorithm is auto's choice for {op}; name one",
+                          field="algorithm")
+    return alg
+
+
+def _composite(alg: str) -> bool:
+    """Whether ``alg`` runs per level of a domain layout (it needs one)."""
+    entry = registry.find(alg)
+    return entry is not None and entry.composite
 
 
 def _flat_rows(comms, dom, n_gpus: int) -> tuple[np.ndarray, dict[int, np.ndarray]]:
@@ -470,14 +476,15 @@ def _distinct_rows(table: np.ndarray) -> np.ndarray:
 def _analytical_one(fabric, s, eps, cross_pairs, alpha, bw, chunks, intra, inter):
     cross_rows = cross_pairs[s.pair_bytes()[2]]
     one_class = bool(cross_rows.size) and cross_rows.min() == cross_rows.max()
-    if s.algorithm == "hierarchical" and chunks == 1:
+    composite = _composite(s.algorithm)
+    if composite and chunks == 1:
         layout = domain_layout(eps, fabric.topology.scaleup_domain)
-        return closed_form(s.op, "hierarchical", s.n, s.size_bytes, alpha[0], bw[0],
+        return closed_form(s.op, s.algorithm, s.n, s.size_bytes, alpha[0], bw[0],
                            chunks=chunks, root=s.root, local_size=layout.shape[1],
                            alpha_inter_s=alpha[1], bandwidth_inter_Bps=bw[1],
                            intra=intra, inter=inter)
     uneven = s.op == "alltoall" and not np.allclose(s.flow_bytes, s.flow_bytes[0])
-    if one_class and s.algorithm != "hierarchical" and not uneven:
+    if one_class and not composite and not uneven:
         lv = int(cross_rows[0])
         return closed_form(s.op, s.algorithm, s.n, s.size_bytes, alpha[lv], bw[lv],
                            chunks=chunks, root=s.root)
@@ -530,8 +537,8 @@ def plan_collective(fabric, comms, op: str, size_bytes: float, *, algorithm: str
     size_bytes = float(size_bytes)
     if not np.isfinite(size_bytes) or size_bytes < 0:
         raise CposimError(f"size must be finite and >= 0, got {size_bytes!r}", field="size")
-    if algorithm != "auto" and not supports(algorithm, op):
-        _check(algorithm, op)
+    if algorithm != "auto":
+        check(algorithm, op)
     if split_bytes is not None and size_bytes == 0:
         m = np.asarray(split_bytes, float)
         size_bytes = float(m.sum(axis=-1).mean()) if m.ndim > 1 else float(m.sum())
@@ -553,10 +560,10 @@ def run_collective(env: simpy.Environment, fabric, comms, op: str, size_bytes: f
     communicator. ``intra`` / ``inter`` are the phase algorithms of ``hierarchical``.
 
     ``fast_forward`` (default on; results equal to 1e-9): on ``flow`` and ``analytical``
-    fabrics, periodic collectives (ring all-reduce / all-gather / reduce-scatter) are timed
-    from one step, and on ``flow`` their identical waves run in closed form while their
-    links carry nothing else (``packet`` always takes the plain path: its packetisation of
-    a flow must see the schedule's exact bytes).
+    fabrics, periodic collectives (those an algorithm declares periodic: ring all-reduce /
+    all-gather / reduce-scatter) are timed from one step, and on ``flow`` their identical
+    waves run in closed form while their links carry nothing else (``packet`` always takes
+    the plain path: its packetisation of a flow must see the schedule's exact bytes).
     ``False`` is the plain path: every step of the full schedule, wave by wave.
     """
     op, size_bytes, chunks, groups = plan_collective(

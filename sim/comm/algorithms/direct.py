@@ -2,13 +2,15 @@
 
 All-to-all is one step of all ``n(n-1)`` pairs (uneven / MoE-style with a byte matrix);
 reduce-scatter / all-gather are one step each, all-reduce is the two in sequence.
-Broadcast / reduce: the root sends to / receives from everyone at once.
+Broadcast / reduce: the root sends to / receives from everyone at once. ``auto`` picks it
+for all-to-all.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sim.comm.algorithms.registry import ANY, Algorithm
 from sim.comm.schedule import Builder, Schedule
 from sim.errors import CposimError
 
@@ -44,3 +46,18 @@ def build(op: str, n: int, size_bytes: float, root: int = 0,
         others = np.delete(np.arange(n), root)
         b.step(others, root, 0.0, 1.0, reduce=True)
     return b.build(op, NAME, size_bytes, root)
+
+
+def closed_form(op: str, n: int, S: float, a: float, B: float, C: int, root: int) -> float:
+    """``(C+1)·α + 2(n-1)/n·S/B`` all-reduce, ``C·α + (n-1)·S/B`` broadcast / reduce (the
+    root's port), ``C·α + (n-1)/n·S/B`` the others."""
+    if op == "allreduce":
+        return (C + 1) * a + 2 * (n - 1) / n * S / B
+    if op in ("broadcast", "reduce"):
+        return C * a + (n - 1) * S / B
+    return C * a + (n - 1) / n * S / B
+
+
+ALGORITHM = Algorithm(
+    name=NAME, ops=OPS, build=build, order=40, closed_form=closed_form,
+    uneven_alltoall=True, auto={"alltoall": ANY})

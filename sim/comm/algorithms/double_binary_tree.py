@@ -6,6 +6,7 @@ by one for odd n). Each tree all-reduces half of the buffer: reduce up the tree 
 sends once all its children have), then broadcast down. A node sends up at step
 ``height(node)`` and receives down at step ``H + depth(node) - 1``; ``2H`` steps in all,
 ``H`` the tree height. Chunking pipelines the trees, which is what makes them fast.
+No closed form of its own: its time is the alpha-beta time of the schedule, wave by wave.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from sim.comm.algorithms.registry import Algorithm
 from sim.comm.schedule import Builder, Schedule
 
 NAME = "double-binary-tree"
@@ -87,3 +89,6 @@ def build(op: str, n: int, size_bytes: float, root: int = 0) -> Schedule:
             b.step(np.concatenate(src), np.concatenate(dst), np.concatenate(lo),
                    np.concatenate(hi), reduce=False)
     return b.build(op, NAME, size_bytes, root)
+
+
+ALGORITHM = Algorithm(name=NAME, ops=OPS, build=build, order=20, aliases=("dbt", "tree"))
