@@ -13,24 +13,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim import io  # noqa: E402
+from sim.phy import registry  # noqa: E402
 
 STYLE = Path(__file__).with_name("style") / "paper.mplstyle"
 
-# Technologies are told apart by line style and marker too, not by colour alone.
-TECH_STYLE = {
-    "copper-dac": dict(color="#D55E00", linestyle="-", marker="o"),
-    "copper-aec": dict(color="#E69F00", linestyle="--", marker="s"),
-    "pluggable-dsp": dict(color="#0072B2", linestyle="-.", marker="^"),
-    "lpo": dict(color="#56B4E9", linestyle=":", marker="v"),
-    "cpo": dict(color="#009E73", linestyle="-", marker="D"),
-    "optical-io": dict(color="#CC79A7", linestyle="--", marker="P"),
-}
-POLICY_STYLE = {
-    "copper-first": TECH_STYLE["copper-dac"],
-    "pluggable": TECH_STYLE["pluggable-dsp"],
-    "lpo": TECH_STYLE["lpo"],
-    "cpo": TECH_STYLE["cpo"],
-}
+# Technologies are told apart by line style and marker too, not by colour alone. Both tables
+# are views of the technology registry (sim/phy/registry.py): each entry carries its
+# colour, line style and marker, and a policy is drawn like its first technology
+# (copper-first like copper-dac, pluggable like pluggable-dsp).
+TECH_STYLE = registry.View(lambda: {t.name: t.style for t in registry.entries()})
+POLICY_STYLE = registry.View(lambda: {name: registry.get(techs[0]).style
+                                      for name, techs in registry.policies().items()})
 
 
 def apply_style() -> None:

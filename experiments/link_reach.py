@@ -20,9 +20,9 @@ import pandas as pd
 
 from experiments.common import TECH_STYLE, Check, FigureResult, apply_style
 from sim.phy import load_parameters, max_reach_m, resolve_link, technologies
+from sim.phy import registry
 
 L_MIN_M, L_MAX_M = 0.1, 2000.0
-COPPER = ("copper-dac", "copper-aec")
 RATES = (100e9, 200e9)
 
 
@@ -62,7 +62,8 @@ def plot(df: pd.DataFrame) -> plt.Figure:
             x = d.length_m.to_numpy()
             style = dict(TECH_STYLE[tech])
             marker = style.pop("marker")
-            draw = "steps-post" if tech in COPPER else "default"
+            # copper is a step function of reach (SerDes classes, retimer stages)
+            draw = "default" if registry.get(tech).optical else "steps-post"
             for row, column in enumerate(("energy_pj_per_bit", "latency_ns")):
                 y = d[column].where(d.feasible).to_numpy()  # infeasible -> NaN -> not drawn
                 ax = axes[row, col]
@@ -82,7 +83,8 @@ def plot(df: pd.DataFrame) -> plt.Figure:
     axes[1, 0].set_ylabel("one-way latency (ns)")
     axes[0, 0].set_ylim(0, None)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=6, bbox_to_anchor=(0.5, 1.04))
+    # one row, one entry per registered technology
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), bbox_to_anchor=(0.5, 1.04))
     fig.tight_layout()
     return fig
 
@@ -123,7 +125,7 @@ def run(quick: bool = False) -> FigureResult:
     df = table(quick, params)
     notes = []
     for rate in RATES:
-        for tech in COPPER:
+        for tech in (t for t in technologies() if not registry.get(t).optical):
             d = df[(df.tech == tech) & (df.lane_rate_bps == rate) & df.feasible]
             steps = d.drop_duplicates(["serdes_class", "retimers", "energy_pj_per_bit"])
             desc = ", ".join(f"{r.serdes_class.upper()}+{r.retimers}R {r.energy_pj_per_bit:.3g} "

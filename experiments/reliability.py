@@ -21,7 +21,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from experiments.common import POLICY_STYLE, Check, FigureResult, apply_style
+from experiments.common import POLICY_STYLE, TECH_STYLE, Check, FigureResult, apply_style
 from sim.errors import CposimError
 from sim.faults import (cluster_topology, daly_interval_s, failure_budget, goodput,
                         llama3_calibration, llama3_observed, load_fault_parameters,
@@ -30,7 +30,7 @@ from sim.faults import (cluster_topology, daly_interval_s, failure_budget, goodp
 POLICIES = ("copper-first", "pluggable", "lpo", "cpo")
 SIZES = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 QUICK_SIZES = (1024, 4096, 16384, 131072)
-LLAMA = "Meta, The Llama 3 Herd of Models (2024), via DCD (reference §4, F10)"
+LLAMA = "Meta, The Llama 3 Herd of Models (2024), via DCD"
 
 
 def _budgets(policy: str, sizes, max_build: int, keep: dict) -> list[dict]:
@@ -145,7 +145,7 @@ def run(quick: bool = False) -> FigureResult:
     # (d) Meta's zero-flap trial as a bound on the per-port rate
     names = ["cpo", "lpo", "pluggable-dsp"]
     rates = [bound["ours"][t]["rate_per_port_h"] for t in names]
-    colors = [POLICY_STYLE[{"pluggable-dsp": "pluggable"}.get(t, t)]["color"] for t in names]
+    colors = [TECH_STYLE[t]["color"] for t in names]
     for i, (r, col) in enumerate(zip(rates, colors)):
         d.plot([1e-7, r], [i, i], color=col, lw=2)
         d.plot([r], [i], "o", color=col, markersize=8)
@@ -173,7 +173,7 @@ def run(quick: bool = False) -> FigureResult:
               cal["pluggable"]["expected"], "", LLAMA),
         Check("CPO / pluggable network interruptions (Nvidia: '10x resiliency')", 0.1,
               cal["cpo"]["expected"] / cal["pluggable"]["expected"], "",
-              "Nvidia GTC25 (reference §4) [B]"),
+              "Nvidia GTC25 [B]"),
         Check("scale-out lasers pluggable / CPO (Nvidia: 4x fewer)", 4.0,
               plug.loc[big, "lasers"] / cpo.loc[big, "lasers"], "", "Nvidia GTC25 [B]"),
         Check(f"lasers, {big:,} GPUs, pluggable (Lambda: ~5 M at 128k)", 5e6 * big / 131072,
@@ -182,7 +182,7 @@ def run(quick: bool = False) -> FigureResult:
               cpo.loc[big, "lasers"], "", "Lambda via wedoany (reference F9) [B/C]"),
         Check("Meta CPO: 95 % upper bound on flaps per port-hour vs our CPO rate",
               bound["upper_rate_per_port_h"], bound["ours"]["cpo"]["rate_per_port_h"], "/h",
-              "Meta/Broadcom ECOC 2025 (reference §4) [C]; bound D"),
+              "Meta/Broadcom ECOC 2025 [C]; bound D"),
         Check("Meta CPO port MTBF (h) vs ours per 400G-equivalent port", 2.6e6,
               bound["ours"]["cpo"]["mtbf_h"], " h", "100gmodules citing APNIC [C]"),
         Check("pluggable module MTBF (h), midpoint of 0.5-1 M h, vs ours per 800G module",

@@ -7,6 +7,7 @@ import pytest
 
 from experiments import link_reach
 from experiments.common import save
+from sim.phy import technologies
 
 
 @pytest.fixture(scope="module")
@@ -16,8 +17,7 @@ def result():
 
 def test_table_covers_every_technology_rate_and_the_length_range(result):
     df = result.tables["link_reach"]
-    assert set(df.tech) == {"copper-dac", "copper-aec", "pluggable-dsp", "lpo", "cpo",
-                            "optical-io"}
+    assert set(df.tech) == set(technologies())   # every registered technology
     assert set(df.lane_rate_bps) == {100e9, 200e9}
     assert df.length_m.min() == pytest.approx(0.1) and df.length_m.max() == pytest.approx(2000)
     for col in ("feasible", "loss_db", "energy_pj_per_bit", "latency_ns", "retimers"):

@@ -20,12 +20,13 @@ from sim.units import format_si, parse_length_m, parse_rate_bps
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from sim.phy import registry  # the choices come from the registry
+
     p = sub.add_parser("link", help="resolve one link: loss, SerDes class, energy, latency",
                        description="Resolve one link (technology, lane rate, length) into "
                        "insertion loss, SerDes class, retimer stages, feasibility, energy per "
                        "bit, port power and one-way latency, with the source of every default.")
-    p.add_argument("--tech", help="technology: copper-dac, copper-aec, pluggable-dsp, lpo, cpo, "
-                   "optical-io")
+    p.add_argument("--tech", help="technology: " + ", ".join(registry.names()))
     p.add_argument("--lane-rate", default="200G",
                    help="nominal lane rate, e.g. 100G or 200G (default 200G)")
     p.add_argument("--length", help="link length with unit, e.g. 1.5m, 30 cm, 2km")

@@ -15,6 +15,8 @@ from sim.errors import CposimError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from sim.phy import registry  # policy names come from the registry
+
     p = sub.add_parser("topology", help="inspect topology presets and files",
                        description="Inspect what a topology preset or file builds into.")
     tsub = p.add_subparsers(dest="action", metavar="ACTION")
@@ -24,8 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="a preset name (see `cposim topology list`) or a .toml/.json file")
     info.add_argument("--gpus", type=int, default=None, help="number of GPUs")
     info.add_argument("--policy", default=None,
-                      help="link policy: copper-first (default), copper-lpo, copper-cpo, "
-                      "pluggable, lpo, cpo, optical-io, or one technology")
+                      help="link policy: " + ", ".join(
+                          f"{p} (default)" if p == "copper-first" else p
+                          for p in registry.policies()) + ", or one technology")
     info.add_argument("--tier-policy", action="append", default=None, metavar="TIER=POLICY",
                       help="per-tier override, e.g. scaleup=copper-first or scaleout=cpo "
                       "(repeatable)")

@@ -1,12 +1,14 @@
 """Link policy: which technology each cable gets, from its tier and its length.
 
 A policy is an ordered list of technologies; a cable gets the first one that
-``sim.phy.resolve_link`` calls feasible at its lane rate and length. ``copper-first`` is
-Jensen Huang's "copper where possible, optical where necessary" (reference §1c): passive
-copper, then active copper (retimed AEC), then DSP pluggable optics. A bare technology name
-is also a policy (that technology only). Per-tier overrides (``tier_policy``) map a tier —
-``scaleup``, ``leaf``, ``spine``, ``core`` — or the group ``scaleout`` (leaf+spine+core) to a
-policy, e.g. ``{"scaleup": "copper-first", "scaleout": "cpo"}``.
+``sim.phy.resolve_link`` calls feasible at its lane rate and length. The named policies are
+derived from the technology registry (``sim.phy.registry.policies``): ``copper-first`` is
+Jensen Huang's "copper where possible, optical where necessary" (on stage with Marvell): passive
+copper, then active copper (retimed AEC), then DSP pluggable optics; ``lpo`` is LPO with DSP
+pluggables beyond its reach, and so on. A bare technology name is also a policy (that
+technology only). Per-tier overrides (``tier_policy``) map a tier — ``scaleup``, ``leaf``,
+``spine``, ``core`` — or the group ``scaleout`` (leaf+spine+core) to a policy, e.g.
+``{"scaleup": "copper-first", "scaleout": "cpo"}``.
 """
 
 from __future__ import annotations
@@ -16,30 +18,24 @@ from functools import lru_cache
 import numpy as np
 
 from sim.errors import CposimError
+from sim.phy import registry
 
-TECHNOLOGIES = ("copper-dac", "copper-aec", "pluggable-dsp", "lpo", "cpo", "optical-io")
-
-POLICIES: dict[str, tuple[str, ...]] = {
-    "copper-first": ("copper-dac", "copper-aec", "pluggable-dsp"),
-    "copper-lpo": ("copper-dac", "copper-aec", "lpo", "pluggable-dsp"),
-    "copper-cpo": ("copper-dac", "copper-aec", "cpo"),
-    "pluggable": ("pluggable-dsp",),
-    "lpo": ("lpo", "pluggable-dsp"),   # LPO's host-driven reach is ~500 m; DSP beyond
-    "cpo": ("cpo",),
-    "optical-io": ("optical-io", "cpo"),
-}
+# Views of the registry (not copies): a technology registered later is a policy here too.
+TECHNOLOGIES = registry.NamesView()
+POLICIES = registry.View(registry.policies)
 
 TIERS = ("scaleup", "leaf", "spine", "core")
 TIER_GROUPS = {"scaleout": ("leaf", "spine", "core"), "all": TIERS}
 
 
 def policy_candidates(policy: str, *, field: str = "policy") -> tuple[str, ...]:
-    if policy in POLICIES:
-        return POLICIES[policy]
+    policies = registry.policies()
+    if policy in policies:
+        return policies[policy]
     if policy in TECHNOLOGIES:
         return (policy,)
-    raise CposimError(f"unknown link policy '{policy}' (policies: {', '.join(POLICIES)}; "
-                      f"or a technology: {', '.join(TECHNOLOGIES)})", field=field)
+    raise CposimError(f"unknown link policy '{policy}' (policies: {', '.join(policies)}; "
+                      f"or a technology: {', '.join(registry.names())})", field=field)
 
 
 def parse_tier_policy(items) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The fault model against field data: Llama 3 (network interruptions) and Meta's CPO trial.
 
-Llama 3 (Meta 2024, reference §4 / F10): 16,384 H100 GPUs, 54 days, 419 unexpected
+Llama 3 (Meta, "The Llama 3 Herd of Models", 2024): 16,384 H100 GPUs, 54 days, 419 unexpected
 interruptions, 35 of them "network switch and cable". Our cluster: the
 ``dgx-h100-superpod`` preset at 16,384 GPUs (8 GPUs per server on NVLink, one 400G NIC per
 GPU, rail-optimized 3-tier Clos — the shape of Meta's 24k-GPU RoCE cluster), scale-up copper,
@@ -10,9 +10,9 @@ component FITs (PHY table), the switch MTBF and the interruption rule of
 (switch-to-switch links, spines, cores) that still interrupt a job, is 0 by default; the
 calibration reports the largest value the data allow (:func:`llama3_calibration`).
 
-Meta/Broadcom (ECOC 2025, reference §4 / F3): 1e6 400G-equivalent CPO port-hours with zero
-link flaps. For zero events in exposure ``T`` the exact one-sided upper confidence bound of
-a Poisson rate is ``-ln(1 - c) / T`` (3.0e-6 per port-hour at 95 %; "rule of three").
+Meta/Broadcom (ECOC 2025, via Broadcom's press release): 1e6 400G-equivalent CPO port-hours
+with zero link flaps. For zero events in exposure ``T`` the exact one-sided upper confidence
+bound of a Poisson rate is ``-ln(1 - c) / T`` (3.0e-6 per port-hour at 95 %; "rule of three").
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from sim.faults.params import load_fault_parameters
 from sim.faults.rates import HOUR_S, FailureBudget, failure_budget
 
 LLAMA3_PRESET = "dgx-h100-superpod"
-SCALEOUT_POLICIES = ("copper-first", "pluggable", "lpo", "cpo")
 
 
 def cluster_topology(gpus: int, policy: str = "pluggable", *, phy_params=None):
@@ -80,8 +79,11 @@ def zero_event_upper_rate(exposure: float, confidence: float = 0.95) -> float:
     return -math.log1p(-confidence) / exposure
 
 
-def meta_cpo_bound(confidence: float = 0.95, *, phy_params=None, fault_params=None) -> dict:
-    """Meta's zero-flap field result as a bound, next to our per-port link-down rates.
+def meta_cpo_bound(confidence: float = 0.95, *, phy_params=None, fault_params=None,
+                   techs=("cpo", "pluggable-dsp", "lpo")) -> dict:
+    """Meta's zero-flap field result as a bound, next to our per-port link-down rates of
+    ``techs`` (any registered technologies; by default the CPO of the trial and the
+    pluggables it replaces).
 
     Our rate per 400G-equivalent port-hour = ``fit_per_end x (4 / 8) x 1e-9`` (a port end of
     8 lanes is two 400G-equivalents; every component failure of the end takes the port down,
@@ -96,7 +98,7 @@ def meta_cpo_bound(confidence: float = 0.95, *, phy_params=None, fault_params=No
     bound = zero_event_upper_rate(hours, confidence)
     out = {"port_hours": hours, "confidence": confidence, "upper_rate_per_port_h": bound,
            "mtbf_lower_h": 1.0 / bound, "rule_of_three_per_port_h": 3.0 / hours, "ours": {}}
-    for tech in ("cpo", "pluggable-dsp", "lpo"):
+    for tech in techs:
         f = phy.resolve_link(tech, 100e9, 10.0, params=phy_params)
         per_port = f.failure["fit_per_end"] * fp["meta_cpo.port_lanes"] / f.lanes * 1e-9
         expected = per_port * hours

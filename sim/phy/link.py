@@ -6,7 +6,7 @@ An unknown technology, an unsupported lane rate or a negative length is a
 (``feasible=False`` with a ``reason``), not an error.
 
 Copper is a step function of reach. For each candidate configuration (host SerDes class, and
-for ``copper-aec`` the number of retimer stages in the cable ends) the channel is split into
+for active copper the number of retimer stages in the cable ends) the channel is split into
 segments at the retimers; a configuration is feasible when every segment fits the budget of
 the SerDes that drives it. The link uses the cheapest feasible configuration. Loss grows with
 length, so the feasible set only shrinks and energy per bit never decreases with length; it
@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from sim.errors import CposimError
-from sim.phy import channel
+from sim.phy import channel, registry
 from sim.phy.parameters import Parameters, load_parameters
 from sim.phy.tech import TechSpec, build_spec, check_tech
 
@@ -39,7 +39,8 @@ class LinkResult:
     """A resolved link (one hop, one direction of traffic; ports are full duplex).
 
     ``energy_pj_per_bit`` is per transmitted bit of one hop: one lane-equivalent of host SerDes,
-    the retimer stages crossed, and ``P_module / capacity`` once (reference §0).
+    the retimer stages crossed, and ``P_module / capacity`` once (the energy convention in
+    :mod:`sim.phy.tech`).
     ``port_power_w`` is one end's port, TX+RX: the module / optical engine + laser / cable-plug
     retimers at that end, i.e. what the industry quotes as port power (30 W pluggable vs 9 W
     CPO at 1.6T); the host SerDes is ``host_serdes_power_w`` and both together are
@@ -207,7 +208,7 @@ def _resolve(tech: str, lane_rate_bps: float, length: float, params: Parameters)
         max_reach = _copper_max_reach(tech, rk, params)
         if config is None:
             cls, retimers = None, 0
-            host_loss = (channel.dac_db(get, f, length) if tech == "copper-dac"
+            host_loss = (channel.dac_db(get, f, length) if spec.host_path == "dac"
                          else channel.host_path_db(get, f) + channel.module_side_db(get, f))
             segments = (host_loss,)
         else:
@@ -219,7 +220,8 @@ def _resolve(tech: str, lane_rate_bps: float, length: float, params: Parameters)
     if feasible:
         assert cls is not None
         e_host = get(f"serdes.{cls}.{rk}.energy")
-        e_ret = retimers * _retimer(get, "energy") if retimers else 0.0
+        t = registry.get(tech).table
+        e_ret = retimers * _retimer(get, t, "energy") if retimers else 0.0
         energy = {"host_serdes": e_host / PJ, "retimer": e_ret / PJ,
                   "module": spec.module_j_per_bit / PJ, "laser": spec.laser_j_per_bit / PJ}
         latency = {
@@ -229,7 +231,7 @@ def _resolve(tech: str, lane_rate_bps: float, length: float, params: Parameters)
             "serdes": 2 * get(f"serdes.{cls}.latency"),
             "fec": get(f"fec.rs544.{rk}.latency") if spec.fec else 0.0,
             "module": 2 * spec.module_latency_s,
-            "retimer": retimers * _retimer(get, "latency") if retimers else 0.0,
+            "retimer": retimers * _retimer(get, t, "latency") if retimers else 0.0,
         }
         e_total = sum(energy.values())
         port_w = cap * (e_total - energy["host_serdes"]) * PJ
@@ -265,17 +267,19 @@ def _failure(spec: TechSpec, stages: int):
                                                  "retimers": counts["retimers"] * stages})
 
 
-def _retimer(get: channel.Reader, what: str) -> float:
-    kind = "dsp" if get("tech.copper_aec.dsp_retimers") else "mixed_signal"
+def _retimer(get: channel.Reader, table: str, what: str) -> float:
+    """Per retimer stage: the active cable's ``dsp_retimers`` row picks DSP or mixed-signal."""
+    kind = "dsp" if get(f"tech.{table}.dsp_retimers") else "mixed_signal"
     return get(f"retimer.{kind}.{what}")
 
 
 def _copper_configs(tech: str, rk: str, length: float, get: channel.Reader) -> list[_Config]:
     """Every feasible (SerDes class, retimer stages) configuration of a copper link."""
+    entry = registry.get(tech)
     f = channel.nyquist_hz(get, rk)
     lr_budget = channel.budget_db(get, "lr", rk)  # retimers are LR-class
     out = []
-    if tech == "copper-dac":
+    if entry.host_path == "dac":   # passive: one channel, die to die
         loss = channel.dac_db(get, f, length)
         stage_options = {0: ((loss,), loss)}
     else:
@@ -283,7 +287,7 @@ def _copper_configs(tech: str, rk: str, length: float, get: channel.Reader) -> l
         plug = channel.module_side_db(get, f)
         cable = length * channel.twinax_db_per_m(get, f)
         stage_options = {}
-        max_stages = int(get("tech.copper_aec.max_retimer_stages"))
+        max_stages = int(get(f"tech.{entry.table}.max_retimer_stages"))
         if max_stages >= 1:  # retimer in the far-end plug (per direction)
             seg = (host + cable + plug, plug + host)
             stage_options[1] = (seg, seg[0])
@@ -298,25 +302,28 @@ def _copper_configs(tech: str, rk: str, length: float, get: channel.Reader) -> l
         if first is None:
             continue
         for cls in channel.SERDES_CLASSES[channel.SERDES_CLASSES.index(first):]:
-            energy = get(f"serdes.{cls}.{rk}.energy") + (n * _retimer(get, "energy") if n else 0)
+            energy = (get(f"serdes.{cls}.{rk}.energy")
+                      + (n * _retimer(get, entry.table, "energy") if n else 0))
             out.append(_Config(cls, n, segments, host_loss, energy))
     return out
 
 
 def _copper_config(tech: str, rk: str, length: float, spec: TechSpec,
                    get: channel.Reader) -> tuple[_Config | None, str | None]:
+    passive = spec.host_path == "dac"
     if length > spec.max_reach_m:
-        kind = "catalogue" if tech == "copper-dac" else "AEC"
+        kind = "catalogue" if passive else "AEC"
         return None, (f"{length:g} m exceeds the {kind} reach limit of {spec.max_reach_m:g} m "
                       f"for {tech} at {spec.lane_rate_bps / 1e9:g}G/lane")
     configs = _copper_configs(tech, rk, length, get)
     if not configs:
         f = channel.nyquist_hz(get, rk)
         budget = channel.budget_db(get, "lr", rk)
-        if tech == "copper-dac":
+        if passive:
             loss = channel.dac_db(get, f, length)
+            active = ", ".join(t.name for t in registry.entries() if t.kind == "copper-active")
             return None, (f"passive channel loss {loss:.1f} dB at {f / 1e9:g} GHz exceeds the "
-                          f"LR budget {budget:g} dB: needs retimers (copper-aec) or optics")
+                          f"LR budget {budget:g} dB: needs retimers ({active}) or optics")
         return None, (f"a retimer-to-retimer cable segment of {length:g} m exceeds the "
                       f"{budget:g} dB budget at {f / 1e9:g} GHz: needs optics")
     best = min(configs, key=lambda c: (c.energy, c.retimers))

@@ -1,10 +1,8 @@
 """Link technologies as data: one frozen :class:`TechSpec` per technology and lane rate.
 
-The six technologies (CLI names): ``copper-dac`` (passive twinax, host long-reach SerDes),
-``copper-aec`` (active copper, retimer stages in the cable ends), ``pluggable-dsp``
-(pluggable optics with DSP: 800G at 100G/lane, 1.6T at 200G/lane), ``lpo`` (linear pluggable
-optics), ``cpo`` (co-packaged optics: Broadcom-class at 100G/lane, Nvidia-class at 200G/lane)
-and ``optical-io`` (in-package optical I/O chiplet, Ayar/Lightmatter class).
+Which technologies exist, what kind each is and which rows of ``parameters.csv`` hold its
+numbers is the registry's business (:mod:`sim.phy.registry`); this module turns an entry
+and the table into the :class:`TechSpec` a link is resolved from.
 
 Rates. ``lane_rate_bps`` is the *nominal* lane rate (100 or 200 Gb/s), the MAC payload rate, and
 ``capacity_bps = lanes x lane_rate_bps`` (8 lanes: 800G or 1.6T per port). The PAM4 line rate
@@ -12,7 +10,7 @@ Rates. ``lane_rate_bps`` is the *nominal* lane rate (100 or 200 Gb/s), the MAC p
 transcoding overhead, so it is never used for capacity; the channel model uses its Nyquist
 frequency, half the baud rate (26.5625 / 53.125 GHz).
 
-Energy convention (reference §0): a SerDes pJ/bit is the whole TX+RX lane divided by the lane
+Energy convention: a SerDes pJ/bit is the whole TX+RX lane divided by the lane
 rate, and a module's watts count its TX and RX paths, so one hop costs one lane-equivalent of
 SerDes plus ``P_module / capacity`` once.
 """
@@ -22,21 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim.errors import CposimError
-from sim.phy import channel
+from sim.phy import channel, registry
 
-TECHNOLOGIES = ("copper-dac", "copper-aec", "pluggable-dsp", "lpo", "cpo", "optical-io")
-
-# Which electrical path the host SerDes drives, per technology.
-HOST_PATH = {"copper-dac": "dac", "copper-aec": "aec", "pluggable-dsp": "front_panel",
-             "lpo": "front_panel", "cpo": "cpo", "optical-io": "d2d"}
-DESCRIPTION = {
-    "copper-dac": "passive twinax DAC; host long-reach SerDes drives the whole channel",
-    "copper-aec": "active electrical cable: retimer stages in the cable ends",
-    "pluggable-dsp": "pluggable optics with DSP (800G at 100G/lane, 1.6T at 200G/lane)",
-    "lpo": "linear pluggable optics: no module DSP; the host LR SerDes equalises",
-    "cpo": "co-packaged optics (Broadcom Bailly-class at 100G/lane, Nvidia-class at 200G/lane)",
-    "optical-io": "in-package optical I/O chiplet (Ayar TeraPHY / Lightmatter class), no FEC",
-}
+# Technology names in CLI order and their one-line descriptions: views of the registry, so a
+# technology registered later (an experiment, a test) is listed too.
+TECHNOLOGIES = registry.NamesView()
+DESCRIPTION = registry.View(lambda: {t.name: t.description for t in registry.entries()})
 FAILURE_COMPONENTS = ("lasers", "dsps", "retimers", "drivers", "tias", "photodiodes",
                       "optical_connectors", "electrical_connectors")
 _FIT_KEY = {"lasers": "laser", "dsps": "dsp", "retimers": "retimer", "drivers": "driver",
@@ -46,18 +35,16 @@ _FIT_KEY = {"lasers": "laser", "dsps": "dsp", "retimers": "retimer", "drivers": 
 
 def technologies() -> list[str]:
     """The technology names, in CLI spelling."""
-    return list(TECHNOLOGIES)
+    return list(registry.names())
 
 
 def table_name(tech: str) -> str:
-    """``"copper-dac"`` -> ``"copper_dac"`` (the key prefix in ``parameters.csv``)."""
-    return tech.replace("-", "_")
+    """``"copper-dac"`` -> ``"copper_dac"`` (the entry's key prefix in ``parameters.csv``)."""
+    return registry.get(tech).table
 
 
 def check_tech(tech: str) -> str:
-    if tech not in TECHNOLOGIES:
-        raise CposimError(f"unknown technology {tech!r}; choose from {', '.join(TECHNOLOGIES)}",
-                          field="tech")
+    registry.get(tech)
     return tech
 
 
@@ -113,7 +100,7 @@ class TechSpec:
     optical: bool
     medium: str                   # "twinax" or "fiber"
     prop_delay_s_per_m: float
-    host_path: str                # see HOST_PATH
+    host_path: str                # see sim.phy.registry.KINDS
     min_serdes_class: str | None  # LPO needs a host LR SerDes (it replaces the module DSP)
     module_j_per_bit: float       # module DSP/electronics or optical engine, per hop
     laser_j_per_bit: float
@@ -136,32 +123,27 @@ class TechSpec:
 
 
 def build_spec(tech: str, rk: str, get: channel.Reader) -> TechSpec:
-    """Assemble a :class:`TechSpec` from the table (``get`` records every key it reads)."""
-    t = table_name(tech)
+    """Assemble a :class:`TechSpec` from the registry entry and the table (``get`` records
+    every key it reads, in this order: the sources listed for a link follow it)."""
+    entry = registry.get(tech)
+    t = entry.table
     lanes = int(get("lane.lanes_per_port"))
     rate = get(f"lane.{rk}.nominal_rate")
     capacity = lanes * rate
-    optical = tech not in ("copper-dac", "copper-aec")
-    if tech in ("pluggable-dsp", "lpo"):
-        module = get(f"tech.{t}.{rk}.module_w") / capacity
-        laser = get(f"tech.{t}.{rk}.laser_w") / capacity
-        latency = get(f"tech.{t}.module_latency")
-        reach = get(f"tech.{t}.reach")
-    elif tech == "cpo":
-        module = get(f"tech.cpo.{rk}.engine_w") / capacity
-        laser = get(f"tech.cpo.{rk}.laser_w") / capacity
-        latency = get("tech.cpo.engine_latency")
-        reach = get("tech.cpo.reach")
-    elif tech == "optical-io":
-        module = get("tech.optical_io.engine_energy")
-        laser = get("tech.optical_io.laser_energy")
-        latency = get("tech.optical_io.chiplet_latency")
-        reach = get("tech.optical_io.reach")
-    else:
-        module = laser = latency = 0.0
-        reach = (get(f"tech.copper_dac.{rk}.reach_cap") if tech == "copper-dac"
-                 else get("tech.copper_aec.reach_cap"))
-    medium = "fiber" if optical else "twinax"
+    optical = entry.optical
+
+    def per_bit(template: str | None) -> float:
+        """A module / laser row in J per bit (rows in W per port are divided by capacity)."""
+        if template is None:
+            return 0.0
+        value = get(entry.key(template, rk))
+        return value / capacity if entry.power_per == "port" else value
+
+    module = per_bit(entry.module_key)
+    laser = per_bit(entry.laser_key)
+    latency = get(entry.key(entry.latency_key, rk)) if entry.latency_key else 0.0
+    reach = get(entry.key(entry.reach_key, rk))
+    medium = entry.medium
     r = f"reliability.{t}"
     counts = {c: get(f"{r}.{c}_per_port") for c in FAILURE_COMPONENTS}
     fits = {c: get(f"reliability.fit.{_FIT_KEY[c]}") for c in FAILURE_COMPONENTS}
@@ -176,9 +158,9 @@ def build_spec(tech: str, rk: str, get: channel.Reader) -> TechSpec:
     return TechSpec(
         tech=tech, lane_rate_bps=rate, line_rate_bps=channel.line_rate_bps(get, rk),
         nyquist_hz=channel.nyquist_hz(get, rk), lanes=lanes, optical=optical, medium=medium,
-        prop_delay_s_per_m=get(f"channel.{medium}.prop_delay"), host_path=HOST_PATH[tech],
-        min_serdes_class="lr" if tech == "lpo" else None,
+        prop_delay_s_per_m=get(f"channel.{medium}.prop_delay"), host_path=entry.host_path,
+        min_serdes_class=entry.min_serdes_class,
         module_j_per_bit=module, laser_j_per_bit=laser, module_latency_s=latency,
-        fec=tech != "optical-io", max_reach_m=reach,
+        fec=entry.fec, max_reach_m=reach,
         shoreline_bps_per_m=get(f"tech.{t}.shoreline_{rk}"),
         transceivers=1 if optical else 0, failure=failure)
