@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from sim import io
+from sim.phy import registry
 from sim.units import format_si
 
 if TYPE_CHECKING:
@@ -37,14 +38,8 @@ log = logging.getLogger(__name__)
 
 # Okabe-Ito, as experiments/common.py TECH_STYLE (sim does not import the experiments' pyplot
 # set-up, which would switch a notebook's backend).
-TECH_COLORS = {
-    "copper-dac": "#D55E00",
-    "copper-aec": "#E69F00",
-    "pluggable-dsp": "#0072B2",
-    "lpo": "#56B4E9",
-    "cpo": "#009E73",
-    "optical-io": "#CC79A7",
-}
+# colours come from the technology registry (a technology registered later shows up too)
+TECH_COLORS = registry.View(lambda: {t.name: t.color for t in registry.entries()})
 TIER_HATCH = {"scaleup": "", "leaf": "///", "spine": "\\\\\\", "core": "xxx"}
 TIER_ORDER = ("scaleup", "leaf", "spine", "core")
 
