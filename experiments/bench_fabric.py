@@ -5,7 +5,7 @@
 * Solve: a random permutation (one flow per host) on a 2-tier leaf-spine, 32 hosts per leaf,
   4:1 oversubscribed, ECMP hash; the time of ``maxmin_rates`` on the full incidence (median
   of ``repeats``), and of a whole ``flow``-model epoch (start all flows + the batched solve).
-  Targets from issue #3: <= 20 ms (8,192) and <= 60 ms (32,768), median, one core.
+  Targets (README, "Performance"): <= 20 ms (8,192) and <= 60 ms (32,768), median, one core.
 * Packet: a permutation of 1 MiB messages over 64 hosts; SimPy events handled per wall second
   (target >= 300k/s), per wall and per CPU second (a shared machine's load shows in the
   first only), next to a bare SimPy timeout loop on the same machine for scale.

@@ -1,6 +1,6 @@
 """Figure ``broadcom-meta``: 800G port power, DSP pluggable vs Broadcom Bailly-class CPO.
 
-Broadcom (Pancholy via LaserFocusWorld; reference/cpo-parameters.md §6 F3): an 800G DSP
+Broadcom (Pancholy via LaserFocusWorld): an 800G DSP
 pluggable draws 14-16 W, a Bailly CPO port 5.5 W, i.e. 61-66 % lower optics power; Meta
 measured a 65 % optics-power reduction on Bailly in production (ECOC 2025, via Broadcom's
 PR). Broadcom's TH6-Davisson (102.4T, 200G lanes) claims "70 % ... more than 3.5x less power

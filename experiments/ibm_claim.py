@@ -1,6 +1,6 @@
 """Figure ``ibm-claim``: where could CPO train an LLM "up to 5x faster"?
 
-IBM (Dec 2024 press release; reference/cpo-parameters.md §6 F5): CPO could "train a Large
+IBM (Dec 2024 press release): CPO could "train a Large
 Language Model up to 5x faster ... than with conventional electrical wiring ... from three
 months to three weeks" (13/3 = 4.3x), alongside "up to 80x" chip-to-chip bandwidth and
 cables "from one to hundreds of metres". No workload or method was given.

@@ -1,6 +1,6 @@
 """Figure ``nvidia-power``: scale-out optics power of a 400k-GPU cluster, pluggable vs CPO.
 
-Nvidia (GTC 2025 / Hot Chips 2025; reference/cpo-parameters.md §6 F1): a 1.6T pluggable
+Nvidia (GTC 2025 / Hot Chips 2025): a 1.6T pluggable
 port draws 30 W (DSP ~20 W + EML ~10 W), a CPO port 9 W (engine 7 W + laser 2 W); a
 400,000-GPU data centre with 6 transceivers per GPU goes from 72 MW to 21.6 MW ("3.5x";
 30/9 = 3.33x exactly).
@@ -8,7 +8,7 @@ port draws 30 W (DSP ~20 W + EML ~10 W), a CPO port 9 W (engine 7 W + laser 2 W)
 We do not take the "6" as given: we build the scale-out network and count. The cluster is
 GB300-style NVL72 racks (copper NVLink inside the rack, no transceivers) plus a non-blocking
 rail-optimized 3-tier fat-tree with one 1.6T (8 x 200G) scale-out port per GPU and switches
-of 256 x 1.6T ports (409.6 Tb/s, Spectrum-X Photonics SN6800 class, reference §5, grade B).
+of 256 x 1.6T ports (409.6 Tb/s, Spectrum-X Photonics SN6800 class, trade press, grade B).
 Every scale-out cable is optical (leaves sit in the row's network rack, beyond copper reach)
 and both ends of every cable are counted (``Topology.transceivers``, one per 8-lane 1.6T
 port). 400,000 is not a multiple of 72, so the cluster has 400,032 GPUs (5,556 racks).
@@ -189,5 +189,5 @@ def run(quick: bool = False) -> FigureResult:
             "gpus": GPUS, "preset": "gb200-nvl72", "tiers": 3, **CLUSTER,
             "source": "NVL72 racks (Nvidia, A/B); 1.6T port 8x200G (Nvidia 1.6T optics, B); "
                       "256 x 1.6T = 409.6 Tb/s switch (Spectrum-X Photonics SN6800, "
-                      "reference §5, B); rows of 48 racks (ours, D)"}},
+                      "trade press, B); rows of 48 racks (ours, D)"}},
         config={"quick": quick, "sizes": sizes(quick)}, notes=notes)

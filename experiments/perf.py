@@ -1,8 +1,8 @@
-"""Benchmark suite of issue #8: how fast cposim is on the cases real studies need.
+"""Benchmark suite: how fast cposim is on the cases real studies need.
 
 ``python -m experiments.perf [--quick] [--cases a,b] [--repeats N] [--out results/perf]``
 (also ``cposim bench``). For every case: wall time (median of the runs), SimPy events,
-max-min solves and peak memory, next to the target of issue #8 and pass/fail.
+max-min solves and peak memory, next to its target (README, "Performance") and pass/fail.
 
 Cases (full run; ``--quick`` shrinks every one to a smoke test of a few seconds):
 
@@ -26,12 +26,13 @@ Cases (full run; ``--quick`` shrinks every one to a smoke test of a few seconds)
   example and of the built-in default), each a fresh process in a scratch folder after one
   warm-up run: wall time and that process's peak RSS. ``cmd-python-startup`` is the bare
   interpreter; the collective targets count beyond it.
-* ``equal-*``: the case with every speed-up and on the plain path (``fast_forward=False``:
-  full schedules wave by wave, no runtime replay); the largest relative difference over the
-  reported numbers (iteration / collective time, its breakdown, bytes delivered, bytes carried
-  by the links, dynamic link energy) must be <= 1e-9. ``equal-straggler-gpt3-1024-analytical``
-  compares the straggler case against one control loop per rank (``mode="per-rank"``) as
-  well. The wall time is that of both runs; ``plain_wall_s`` the plain one.
+* ``equal-*``: the case with every speed-up (``SpeedOptions()``) and on the plain path
+  (:func:`_plain`: full schedules wave by wave; in iterations also no runtime replay, no
+  incremental re-solve, no solo replay); the largest relative difference over the reported
+  numbers (iteration / collective time, its breakdown, bytes delivered, bytes carried by the
+  links, dynamic link energy) must be <= 1e-9. ``equal-straggler-gpt3-1024-analytical``
+  compares the straggler case against one control loop per rank (no rank classes) as well.
+  The wall time is that of both runs; ``plain_wall_s`` the plain one.
 
 Each case runs in a fresh child process (peak memory = the child's peak RSS, which includes
 the ~0.1 GB of Python + numpy + pandas). The first run counts SimPy events (every
@@ -71,7 +72,7 @@ CASES: dict[str, tuple] = {
     "solve-8192": ("solve", 8192, "flow", 0.020, "<= 20 ms"),
     "solve-32768": ("solve", 32768, "flow", 0.060, "<= 60 ms"),
     "packet": ("packet", 64, "packet", None, ">= 300k events/s"),
-    # the speed-ups against the plain path (fast_forward=False) on cases small enough for both
+    # the speed-ups against the plain path (_plain) on cases small enough for both
     "equal-ring-ar-1024": ("equal-ring", 1024, "flow", None, "rel. diff <= 1e-9"),
     "equal-gpt3-1024-analytical": ("equal-gpt3", 1024, "analytical", None, "rel. diff <= 1e-9"),
     "equal-gpt3-1024-flow": ("equal-gpt3", 1024, "flow", None, "rel. diff <= 1e-9"),
@@ -81,7 +82,7 @@ CASES: dict[str, tuple] = {
     "even-gpt3-131072-analytical": ("even-gpt3", 131072, "analytical", None, "-"),
     "equal-straggler-gpt3-1024-analytical": ("equal-straggler-gpt3", 1024, "analytical", None,
                                              "rel. diff <= 1e-9"),
-    # MoE iterations in flow fidelity (all-to-all heavy; issue #14)
+    # MoE iterations in flow fidelity (all-to-all heavy)
     "deepseek-v3-2048-flow": ("deepseek", 2048, "flow", 60.0, "<= 60 s"),
     "deepseek-v3-16384-flow": ("deepseek", 16384, "flow", 600.0, "<= 600 s, <= 4 GB"),
     "mixtral-4096-flow": ("mixtral", 4096, "flow", 60.0, "<= 60 s"),
@@ -116,19 +117,32 @@ MEMORY_TARGET_BYTES = {"gpt3-16384-flow": 4e9, "deepseek-v3-16384-flow": 4e9,
                        "cmd-collective-16384": 0.5e9}
 
 
+def _plain():
+    """The plain path of the ``equal-*`` cases, as this suite has always measured it: one
+    collective planned in full and run wave by wave (the fabric's own speed-ups on), and an
+    iteration without replay, periodic schedules, incremental re-solve or solo replay (rank
+    classes and the solve memo — bit for bit — kept; the straggler case drops rank classes)."""
+    from sim.fabric import SpeedOptions
+
+    return {"ring": SpeedOptions(periodic=False, fast_forward_waves=False),
+            "iteration": SpeedOptions.plain(rank_classes=True, memoise=True),
+            "per-rank": SpeedOptions.plain(memoise=True)}
+
+
 # ---- the cases ---------------------------------------------------------------------------
 def ring_case(n: int, fidelity: str, fast: bool = True) -> dict:
     import simpy
 
     from sim.comm import Communicator, run_collective
-    from sim.fabric import build_topology, make_fabric
+    from sim.fabric import SpeedOptions, build_topology, make_fabric
 
     topo = build_topology("fat-tree", gpus=n, policy="copper-first")
     env = simpy.Environment()
-    fab = make_fabric(env, topo, fidelity=fidelity)
+    fab = make_fabric(env, topo, fidelity=fidelity,
+                      speed=SpeedOptions() if fast else _plain()["ring"])
     ranks = np.arange(n)
     ev = run_collective(env, fab, Communicator("world", ranks, ranks), "allreduce", GIB,
-                        algorithm="ring", fast_forward=fast)
+                        algorithm="ring")
     env.run()
     r = ev.value
     return {"sim_time_s": r.time_s, "busbw_Bps": r.busbw_Bps, "energy_j": r.energy_j,
@@ -143,15 +157,16 @@ def gpt3_trace(n: int):
 
 
 def gpt3_case(n: int, fidelity: str, fast: bool = True, stragglers: dict | None = None,
-              mode: str = "grouped", routing: str = "ecmp-hash") -> dict:
-    from sim.fabric import build_topology
+              plain: str = "iteration", routing: str = "ecmp-hash") -> dict:
+    """``fast``: every speed-up; else the plain path ``_plain()[plain]``."""
+    from sim.fabric import SpeedOptions, build_topology
     from sim.runtime.result import simulate
     from workloads.stragglers import with_stragglers
 
     trace = with_stragglers(gpt3_trace(n), stragglers or {})
     topo = build_topology("dgx-h100-superpod", gpus=n, policy="copper-first")
-    res = simulate(trace, topo, fidelity=fidelity, fast_forward=fast, mode=mode,
-                   routing=routing)
+    speed = SpeedOptions() if fast else _plain()[plain]
+    res = simulate(trace, topo, fidelity=fidelity, speed=speed, routing=routing)
     s = res.summary
     fab = res.fabric
     return {"sim_time_s": res.iteration_s, "compute_s": s["compute_s"],
@@ -197,7 +212,7 @@ def run_case(name: str, quick: bool, fast: bool = True) -> dict:
     if kind.startswith("equal-"):
         if kind == "equal-straggler-gpt3":   # plain = one control loop per rank, no replay
             def fn(n, fid, fast):
-                return gpt3_case(n, fid, fast, STRAGGLERS, "grouped" if fast else "per-rank")
+                return gpt3_case(n, fid, fast, STRAGGLERS, "per-rank")
         else:
             fn = ring_case if kind == "equal-ring" else gpt3_case
         a = fn(n, fid, True)
@@ -398,7 +413,8 @@ def main(argv=None) -> int:
     m = machine()
     print(f"machine: {m['cpu']}, {m['cores']} cores, load {m['load_avg_1m']:.2f}, "
           f"Python {m['python']}, numpy {m['numpy']}, SimPy {m['simpy']}")
-    print("targets (issues #8, #14): median wall time on one core of a 2-core machine; first run: "
+    print("targets (README, 'Performance'): median wall time on one core of a 2-core machine; "
+          "first run: "
           "the first, counted run in a fresh process"
           + (" -- QUICK: reduced sizes, targets do not apply" if args.quick else ""))
     w = max(len(n) for n in names)

@@ -1,6 +1,6 @@
 """Figure ``scaleup-domain``: MoE training in a 72-GPU copper vs a 576-GPU optical scale-up domain.
 
-Lightmatter (Hot Interconnects 2025, arXiv 2510.15893; reference/cpo-parameters.md §6 F4):
+Lightmatter (Hot Interconnects 2025, arXiv 2510.15893):
 passive copper's ~1 m reach at 200G/lane limits the scale-up domain to one rack (NVL72); 3D
 CPO gives "8x scale-up" and a **2.7x reduction in time-to-train** for >1T-parameter MoE
 models through multi-dimensional parallelism inside the larger domain. Only the abstract was

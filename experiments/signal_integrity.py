@@ -1,6 +1,6 @@
 """Figure ``signal-integrity``: host-path electrical loss, front-panel pluggable vs CPO.
 
-Nvidia (GTC 2025; reference/cpo-parameters.md §6 F2): at 200G per lane the electrical path
+Nvidia (GTC 2025): at 200G per lane the electrical path
 from the switch ASIC to a front-panel pluggable's DSP loses ~22 dB (package, host PCB,
 cage connector, module paddle card), the path to a co-packaged optical engine ~4 dB; "63x
 better signal integrity" is 10^((22-4)/10) = 63.1, the 18 dB difference as a linear power

@@ -290,10 +290,11 @@ def run_policy(cfg: StudyConfig, trace, policy: str | PolicySpec, *,
 
     t0 = time.perf_counter()
     topo = build_cluster(cfg, policy, trace.world_size)
-    from sim.runtime import simulate
+    from sim.runtime import SpeedOptions, simulate
 
+    speed = SpeedOptions(rank_classes=cfg.mode == "grouped")   # mode: grouped | per-rank
     with _progress_bars(progress).policy(policy_spec(policy).name) as hook:
-        result = simulate(trace, topo, fidelity=cfg.fidelity, mode=cfg.mode,
+        result = simulate(trace, topo, fidelity=cfg.fidelity, speed=speed,
                           algorithm=cfg.algorithm, routing=cfg.routing, seed=cfg.seed,
                           progress=hook)
     fabric = result.fabric

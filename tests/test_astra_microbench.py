@@ -1,6 +1,6 @@
 """``cposim astra`` on ASTRA-sim's shipped microbenchmarks: the ET files byte for byte, and the
-finish ticks derived by hand from ASTRA-sim's formulas (/work/peers/astra/SEMANTICS.md §9,
-§12), compared exactly (integers)."""
+finish ticks derived by hand from ASTRA-sim's formulas (the lock-step closed forms in the
+docstrings of sim/astra/algorithms/), compared exactly (integers)."""
 
 import hashlib
 
@@ -91,7 +91,7 @@ def T(m, hops, aware):
 
 
 def ring_phase(op, n, D, t_of, e=E, r=R):
-    """ASTRA-sim's ring phase, lock-step (SEMANTICS.md §9.1)."""
+    """ASTRA-sim's ring phase, lock-step (sim/astra/algorithms/ring.py)."""
     m = D if op == "all_gather" else D // n
     t = t_of(m)
     if op == "all_reduce":
@@ -137,7 +137,7 @@ def test_hand_values_of_semantics_md_section_12(tmp_path, mb):
 @pytest.mark.parametrize("backend", ["congestion-unaware", "congestion-aware"])
 @pytest.mark.parametrize("op", OPS)
 def test_direct_on_fully_connected(tmp_path, mb, op, backend):
-    # all n-1 messages leave together on dedicated links (SEMANTICS.md §9.2, D4)
+    # all n-1 messages leave together on dedicated links (sim/astra/algorithms/direct.py)
     m = MB if op == "all_gather" else MB // 8
     t = T(m, 1, False)
     want = {"all_reduce": 3 * E + 2 * t + R(m), "reduce_scatter": 2 * E + t + R(m),

@@ -1,4 +1,4 @@
-"""``cposim collective``: the issue's command lines, the JSON fields, and bad arguments."""
+"""``cposim collective``: the README's command lines, the JSON fields, and bad arguments."""
 
 import json
 
@@ -109,9 +109,9 @@ def test_collectives_figure_quick(tmp_path, capsys):
 def test_ring_closed_form_without_the_quadratic_schedule(capsys):
     """The closed form comes from the periodic (one-step) ring schedule: no O(n^2) schedule
     is built (33 M rows at 4,096 GPUs), and it equals the alpha-beta formula."""
-    from sim.comm import run
+    from sim.comm import planning
 
-    run._SCHEDULES.clear()
+    planning._SCHEDULES.clear()
     n, S, a, B = 2048, 2.0**30, 2 * 500e-9, 50e9
     out = _json(capsys, ["collective", "--op", "allreduce", "--algo", "ring", "--gpus", str(n),
                          "--size", "1GiB", "--link-bandwidth", "50GB/s", "--link-latency",
@@ -121,8 +121,8 @@ def test_ring_closed_form_without_the_quadratic_schedule(capsys):
     assert out["time_s"] == pytest.approx(out["closed_form_time_s"], rel=1e-9)
     from sim.comm.periodic import PeriodicSchedule
 
-    assert run._SCHEDULES, "nothing was planned"
-    for s in run._SCHEDULES.values():
+    assert planning._SCHEDULES, "nothing was planned"
+    for s in planning._SCHEDULES.values():
         assert isinstance(s, PeriodicSchedule) and "_full" not in s.__dict__, \
             "a full ring schedule was built"
 
@@ -132,7 +132,7 @@ def test_factorize_with_and_without_pandas(monkeypatch):
 
     import numpy as np
 
-    from sim.comm.run import _factorize
+    from sim.fabric.accounting import factorize as _factorize
 
     vals = np.array(np.random.default_rng(1).choice(["cpo", "copper-dac", "lpo", "ideal"],
                                                    5000), dtype=object)

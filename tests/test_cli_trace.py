@@ -10,12 +10,7 @@ import pytest
 
 from sim.cli import main
 
-PEER = Path(__file__).parents[1].parent / "shared" / "peer-workloads"
-
-
-def need_peer():
-    if not PEER.is_dir():
-        pytest.skip("../shared/peer-workloads is absent")
+PEER = Path(__file__).parent / "data" / "peer-workloads"  # copies with origins: README.md there
 
 
 def info(capsys, *args) -> dict:
@@ -24,7 +19,6 @@ def info(capsys, *args) -> dict:
 
 
 def test_info_micro_allreduce(capsys):
-    need_peer()
     s = info(capsys, PEER / "astra-sim-1.0" / "microAllReduce.txt")
     assert s["format"] == "astra-sim-1.0" and s["parallelism"] == "MICRO"
     assert s["world_size"] == 8 and s["ranks"] == "0-7" and s["layers"] == 1
@@ -36,7 +30,6 @@ def test_info_micro_allreduce(capsys):
 
 
 def test_info_resnet_counts_match_file(capsys):
-    need_peer()
     path = PEER / "astra-sim-1.0" / "Resnet50_DataParallel.txt"
     rows = [ln.split() for ln in path.read_text().splitlines()[2:] if ln.strip()]
     s = info(capsys, path, "--world-size", 16)
@@ -46,7 +39,6 @@ def test_info_resnet_counts_match_file(capsys):
 
 
 def test_info_gpt13b_and_simai(capsys):
-    need_peer()
     path = PEER / "aicb" / "G13B-M1-C01_GPT13B_megatron_tp8_pp1_mbs1_A100.txt"
     rows = [ln.split() for ln in path.read_text().splitlines()[2:] if ln.strip()]
     s = info(capsys, path)
@@ -62,10 +54,9 @@ def test_info_gpt13b_and_simai(capsys):
 
 
 @pytest.mark.parametrize("rel", [f"{p.parent.name}/{p.name}" for p in sorted(
-    PEER.glob("*/*.txt"))] if PEER.is_dir() else ["absent"])
+    PEER.glob("*/*.txt"))])
 def test_info_every_peer_file(capsys, rel):
     """Layer count and bytes by type, expectations computed from the file text."""
-    need_peer()
     from test_workloads_readers import _expected_bytes, _file_rows
 
     path = PEER / rel
@@ -76,7 +67,6 @@ def test_info_every_peer_file(capsys, rel):
 
 
 def test_info_table_is_readable(capsys):
-    need_peer()
     assert main(["trace", "info", str(PEER / "astra-sim-1.0" / "DLRM_HybridParallel.txt")]) == 0
     out = capsys.readouterr().out
     assert "HYBRID_DLRM" in out and "alltoall" in out and "world size    8" in out

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import simpy
 
+from sim.comm import run_collective
 from sim.comm.communicator import Communicator
-from sim.comm.run import run_collective
 from sim.errors import CposimError
 from sim.fabric.flow import FlowFabric
 from sim.fabric.topology import TopologyBuilder
@@ -187,3 +187,54 @@ def test_overlapping_outages_nest():
     assert fab.down_links[link].all()
     fab.restore_links(link)
     assert not fab.down_links.any()
+
+
+def test_the_flow_fabrics_public_hook_is_the_network_side():
+    """Failures are part of the network layer: a flow fabric built with ``failures=True``
+    takes links down through ``set_down_links`` (both directions of the cable given here),
+    with the same result as the fault-process wrapper."""
+    from sim.fabric import make_fabric
+
+    size, t_fail = 1e9, 0.05
+    want, _ = cross_flows("ecmp-even", size, t_fail=t_fail)
+    env = simpy.Environment()
+    topo = leaf_spine()
+    fab = make_fabric(env, topo, fidelity="flow", routing="ecmp-even", failures=True)
+    assert not fab.capabilities.fixed_capacities and not fab.capabilities.replay
+    ev = fab.start_flows(np.arange(4), np.arange(4) + 4, np.full(4, size))
+    names = topo.node_name
+    a, b = np.flatnonzero(names == "leaf0")[0], np.flatnonzero(names == "spine0")[0]
+    down = ((topo.src == a) & (topo.dst == b)) | ((topo.src == b) & (topo.dst == a))
+    env.timeout(t_fail).callbacks.append(lambda _e: fab.set_down_links(down))
+    env.run()
+    np.testing.assert_allclose(ev.value, want, rtol=1e-12)
+    assert fab.stats["reroutes"] == 1 and fab.down_links.sum() == 2
+
+
+def test_capacities_are_fixed_unless_failures_are_asked_for():
+    from sim.fabric import make_fabric
+
+    topo = leaf_spine()
+    fab = make_fabric(simpy.Environment(), topo, fidelity="flow")
+    assert fab.capabilities.fixed_capacities
+    with pytest.raises(CposimError, match="failures=True"):
+        fab.set_down_links(np.ones(topo.n_links, dtype=bool))
+    with pytest.raises(CposimError, match="flow fidelity"):
+        make_fabric(simpy.Environment(), topo, fidelity="analytical", failures=True)
+
+
+def test_the_fault_wrapper_uses_only_public_fabric_methods():
+    """FaultableFlowFabric touches no private attribute it does not define itself."""
+    import ast
+    import inspect
+
+    from sim.faults import inflight
+
+    tree = ast.parse(inspect.getsource(inflight.FaultableFlowFabric))
+    own = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    own |= {t.attr for n in ast.walk(tree) if isinstance(n, ast.Assign) for t in n.targets
+            if isinstance(t, ast.Attribute)}
+    used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Name) and n.value.id == "self"}
+    private = {a for a in used if a.startswith("_") and not a.startswith("__")}
+    assert private <= own, private - own

@@ -33,7 +33,7 @@ def _check(result, prefix):
 
 def test_acceptance_six_per_gpu_and_ratio(result):
     per = _check(result, "optical transceivers per GPU").ours
-    assert 5.0 <= per <= 7.0                      # issue #6: 6 (+-1)
+    assert 5.0 <= per <= 7.0                      # Nvidia's six transceivers per GPU, +-1
     ratio = _check(result, "pluggable/CPO optics power").ours
     assert 3.2 <= ratio <= 3.5
     plug = _check(result, "scale-out optics, 400k GPUs, pluggable").ours

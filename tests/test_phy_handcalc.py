@@ -1,8 +1,9 @@
-"""resolve_link against arithmetic done by hand from the reference numbers, not from the code.
+"""resolve_link against arithmetic done by hand from the published numbers, not from the code.
 
-The formulas below are written out again from reference §2c/§2d/§2f (loss), §0 (energy
-convention) and §3 (latency) with plain floats in the units the reference uses (GHz, inches,
-dB, ns, W); only the calibrated/assumed coefficients are read from the table, by key, as
+The formulas below are written out again from the published models — PCB, package and twinax
+loss vs frequency, the reach-dependent link model, the energy convention (sim/phy/tech.py) and
+the latency components — with plain floats in the units the sources use (GHz, inches, dB, ns,
+W); only the calibrated/assumed coefficients are read from the table, by key, as
 values in the table's own unit (``param(key).value``). A slip in a unit conversion or a
 factor of two in the code shows up here as a mismatch.
 """
@@ -71,7 +72,7 @@ def test_front_panel_pluggable_path_is_host_path_plus_module_side():
 
 
 def test_optics_energy_is_module_watts_over_port_capacity():
-    # reference §0: 1 W per 1 Tb/s = 1 pJ/bit; one hop costs P_module / rate once
+    # 1 W per 1 Tb/s = 1 pJ/bit; one hop costs P_module / rate once
     cases = {("pluggable-dsp", 200e9): 30 / 1.6, ("cpo", 200e9): 9 / 1.6,
              ("pluggable-dsp", 100e9): 15 / 0.8, ("cpo", 100e9): 5.5 / 0.8,
              ("lpo", 100e9): 8.5 / 0.8}
@@ -91,7 +92,7 @@ def test_cpo_latency_by_hand():
 
 
 def test_pluggable_minus_cpo_latency_is_the_two_module_dsps():
-    """Broadcom: CPO is faster because the module DSPs go (reference §3: ~2 x 45-60 ns)."""
+    """Broadcom: CPO is faster because the module DSPs go (~2 x 45-60 ns, parameters.csv)."""
     plug, cpo = resolve_link("pluggable-dsp", 200e9, 50), resolve_link("cpo", 200e9, 50)
     lb_p, lb_c = plug.latency_breakdown_s, cpo.latency_breakdown_s
     assert lb_p["propagation"] == lb_c["propagation"] == pytest.approx(50 * 4.9e-9)
@@ -100,7 +101,7 @@ def test_pluggable_minus_cpo_latency_is_the_two_module_dsps():
 
 
 def test_two_stage_aec_energy_is_host_serdes_plus_two_retimer_stages():
-    # reference §1b AEC model: host SerDes + 2 x 3.5 pJ/b (Point2 3 W / 8 x 112G = 3.35)
+    # AEC model: host SerDes + 2 x 3.5 pJ/b (Point2 3 W / 8 x 112G = 3.35)
     r = resolve_link("copper-aec", 200e9, 3.0)
     assert r.retimers == 2
     host = v(f"serdes.{r.serdes_class}.200g.energy")
@@ -115,7 +116,7 @@ def test_two_stage_aec_energy_is_host_serdes_plus_two_retimer_stages():
 
 
 def test_nvidia_scale_out_power_72_mw_to_21_6_mw():
-    """F1: 400k GPUs x 6 optical ports per GPU x port power (reference §6 F1)."""
+    """F1: 400k GPUs x 6 optical ports per GPU x port power (Nvidia, GTC 2025)."""
     ports = 400_000 * 6
     plug = resolve_link("pluggable-dsp", 200e9, 100).port_power_w * ports
     cpo = resolve_link("cpo", 200e9, 100).port_power_w * ports

@@ -11,7 +11,7 @@ from sim.phy.tech import FAILURE_COMPONENTS
 BUILT_IN = ["copper-dac", "copper-aec", "pluggable-dsp", "lpo", "cpo", "optical-io"]
 
 # The tables the registry replaced (sim/fabric/policy.py, sim/phy/tech.py and
-# experiments/common.py before issue #15), pinned: deriving them must not change them.
+# experiments/common.py before the registry), pinned: deriving them must not change them.
 OLD_POLICIES = {
     "copper-first": ("copper-dac", "copper-aec", "pluggable-dsp"),
     "copper-lpo": ("copper-dac", "copper-aec", "lpo", "pluggable-dsp"),

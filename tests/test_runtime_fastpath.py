@@ -1,10 +1,11 @@
-"""The fast-forward of isolated collectives never changes a result (issue #8 rule)."""
+"""The fast-forward of isolated collectives never changes a result (the speed-up rule,
+README "Performance")."""
 
 import numpy as np
 import pytest
 import simpy
 
-from sim.fabric import build_topology, make_fabric, single_switch
+from sim.fabric import SpeedOptions, build_topology, make_fabric, single_switch
 from sim.runtime import simulate
 from sim.runtime.engine import Runtime
 from sim.runtime.fastpath import _ordered_on_group
@@ -13,8 +14,8 @@ from workloads.trace import Op
 
 
 def _compare(trace, topo, fidelity):
-    fast = simulate(trace, topo, fidelity=fidelity, fast_forward=True)
-    plain = simulate(trace, topo, fidelity=fidelity, fast_forward=False)
+    fast = simulate(trace, topo, fidelity=fidelity, speed=SpeedOptions())
+    plain = simulate(trace, topo, fidelity=fidelity, speed=SpeedOptions.plain(rank_classes=True))
     assert fast.iteration_s == pytest.approx(plain.iteration_s, rel=1e-9)
     for k, v in plain.summary.items():
         if isinstance(v, float):
@@ -40,7 +41,8 @@ def test_link_bytes_and_energy_booked_for_replayed_collectives():
     for ff in (True, False):
         env = simpy.Environment()
         fab = make_fabric(env, topo, fidelity="flow")
-        rt = Runtime(env, fab, trace, fast_forward=ff)
+        speed = SpeedOptions() if ff else SpeedOptions(replay=False, periodic=False)
+        rt = Runtime(env, fab, trace, speed=speed)
         rt.run()
         out[ff] = (fab.link_bytes, fab.bytes_delivered, fab.energy_j())
     np.testing.assert_allclose(out[True][0], out[False][0], rtol=1e-12)
@@ -79,9 +81,23 @@ def test_analytical_books_the_bytes_flow_carries(fast):
     so energy and utilisation reports do not depend on the fidelity's timing model."""
     trace = generate("gpt3-175b", gpus=64, tp=8, pp=4, global_batch=4, micro_batch=1)
     topo = build_topology("dgx-h100-superpod", gpus=64, policy="copper-first")
-    ana = simulate(trace, topo, fidelity="analytical", fast_forward=fast).fabric
+    speed = SpeedOptions() if fast else SpeedOptions.plain(rank_classes=True)
+    ana = simulate(trace, topo, fidelity="analytical", speed=speed).fabric
     flow = simulate(trace, topo, fidelity="flow").fabric
     assert flow.bytes_delivered > 0
     assert ana.bytes_delivered == pytest.approx(flow.bytes_delivered, rel=1e-12)
     np.testing.assert_allclose(ana.link_bytes, flow.link_bytes, rtol=1e-9, atol=1e-3)
     assert ana.energy_j() == pytest.approx(flow.energy_j(), rel=1e-9)
+
+
+def test_no_replay_where_the_fabric_does_not_promise_it():
+    """The runtime asks the fabric: the packet model and a fabric whose capacities may change
+    (failures) get no fast path; the replay switch turns it off everywhere."""
+    trace = generate("llama3-8b", gpus=16, tp=8, pp=1, global_batch=2, micro_batch=1)
+    topo = build_topology("dgx-h100-superpod", gpus=16, policy="copper-first")
+    for kw, replays in (({"fidelity": "flow"}, True), ({"fidelity": "packet"}, False),
+                        ({"fidelity": "flow", "failures": True}, False),
+                        ({"fidelity": "analytical", "speed": SpeedOptions(replay=False)},
+                         False)):
+        fab = make_fabric(simpy.Environment(), topo, **kw)
+        assert (Runtime(fab.env, fab, trace).fastpath is not None) == replays, kw

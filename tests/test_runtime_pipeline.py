@@ -9,9 +9,11 @@ transfers on the critical path, 2 (p - 1) tau; bubble fraction (p - 1)/(m + p - 
 import numpy as np
 import pytest
 
-from sim.fabric import single_switch
+from sim.fabric import SpeedOptions, single_switch
 from sim.runtime import simulate
 from workloads.trace import Group, Op, Program, Trace
+
+PER_RANK = SpeedOptions(rank_classes=False)   # one control loop per rank
 
 
 def one_f_one_b(p: int, m: int, tf: float, tb: float, act_bytes: float) -> Trace:
@@ -63,7 +65,7 @@ def one_f_one_b(p: int, m: int, tf: float, tb: float, act_bytes: float) -> Trace
 def test_1f1b_iteration_and_bubble_without_transfer_cost(p, m):
     tf, tb = 1e-3, 2e-3
     topo = single_switch(p, link_bandwidth_bps=8e12, link_latency_s=0.0)
-    res = simulate(one_f_one_b(p, m, tf, tb, 0.0), topo, fidelity="flow", mode="per-rank")
+    res = simulate(one_f_one_b(p, m, tf, tb, 0.0), topo, fidelity="flow", speed=PER_RANK)
     assert res.iteration_s == pytest.approx((m + p - 1) * (tf + tb), rel=1e-12)
     for _, row in res.classes.iterrows():
         assert row["bubble_s"] / res.iteration_s == pytest.approx((p - 1) / (m + p - 1),
@@ -120,9 +122,9 @@ def test_1f1b_with_transfers_matches_the_critical_path(p, m):
     expect = critical_path(trace, tau)
     # the transfers cost at least the fill and drain of the pipe: 2 (p - 1) tau
     assert expect >= (m + p - 1) * (tf + tb) + 2 * (p - 1) * tau - 1e-12
-    ana = simulate(trace, topo, fidelity="analytical", mode="per-rank")
+    ana = simulate(trace, topo, fidelity="analytical", speed=PER_RANK)
     assert ana.iteration_s == pytest.approx(expect, rel=1e-12)
-    flow = simulate(trace, topo, fidelity="flow", mode="per-rank")
+    flow = simulate(trace, topo, fidelity="flow", speed=PER_RANK)
     # a forward and a backward send may share a GPU uplink in flow: never faster than theory
     assert flow.iteration_s >= expect * (1 - 1e-12)
     assert flow.iteration_s == pytest.approx(expect, rel=0.05)
@@ -137,7 +139,7 @@ def test_grouped_equals_per_rank_on_symmetric_pipeline():
     pp = Group("pp", np.array([np.arange(p), np.arange(p) + p]))
     tr = Trace(2 * p, progs, {"pp": pp}).validate()
     topo = single_switch(2 * p, link_bandwidth_bps=400e9, link_latency_s=500e-9)
-    a = simulate(tr, topo, mode="grouped")
-    b = simulate(tr, topo, mode="per-rank")
+    a = simulate(tr, topo, speed=SpeedOptions())
+    b = simulate(tr, topo, speed=PER_RANK)
     assert a.iteration_s == pytest.approx(b.iteration_s, rel=1e-12)
     assert len(a.classes) == p and len(b.classes) == 2 * p

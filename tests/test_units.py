@@ -47,11 +47,30 @@ def test_zero_rate_rejected():
 
 
 @given(st.text(max_size=20))
-def test_random_text_never_escapes_as_other_error(text):
+def test_random_text_is_a_length_or_an_error_naming_the_field(text):
+    """Any text either reads as a finite non-negative length or raises CposimError that names
+    the field, on one line; any other exception fails the test."""
     try:
-        parse_length_m(text)
-    except CposimError:
-        pass
+        out = parse_length_m(text, field="cable_length")
+    except CposimError as exc:
+        assert exc.field == "cable_length"
+        assert "field 'cable_length'" in str(exc) and "\n" not in str(exc)
+    else:
+        assert isinstance(out, float) and math.isfinite(out) and out >= 0
+
+
+_LENGTH_UNITS = {"m": 1.0, "km": 1e3, "cm": 1e-2, "mm": 1e-3, "um": 1e-6, "µm": 1e-6,
+                 "nm": 1e-9, "in": 0.0254, "meter": 1.0, "ft": 0.3048}   # "ft": read by pint
+
+
+@given(st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False),
+       st.sampled_from(sorted(_LENGTH_UNITS)), st.sampled_from(["", " ", "  "]),
+       st.sampled_from(["", " "]))
+def test_generated_number_and_unit_reads_as_its_value(x, unit, gap, pad):
+    """'<number> <unit>' with the number as Python prints it (1e-05, 3.5, 0.0) reads as
+    number x the unit's size in metres."""
+    got = parse_length_m(f"{pad}{x!r}{gap}{unit}{pad}")
+    assert got == pytest.approx(x * _LENGTH_UNITS[unit], rel=1e-12, abs=0)
 
 
 def _pint_value(value: float, unit: str, target: str) -> float:

@@ -19,13 +19,8 @@ from workloads.readers.astra_text import read_astra_text
 from workloads.readers.chakra import read_chakra, write_chakra_et
 from workloads.readers.protowire import encode_delimited, load_schema
 
-PEER = Path(__file__).parents[1].parent / "shared" / "peer-workloads"
-TEXT_FILES = sorted(PEER.glob("*/*.txt")) if PEER.is_dir() else []
-
-
-def need_peer():
-    if not PEER.is_dir():
-        pytest.skip("../shared/peer-workloads is absent")
+PEER = Path(__file__).parent / "data" / "peer-workloads"  # copies with origins: README.md there
+TEXT_FILES = sorted(PEER.glob("*/*.txt"))
 
 
 def text_of(**kw) -> str:
@@ -108,7 +103,6 @@ def _expected_bytes(path: Path) -> dict:
 
 @pytest.mark.parametrize("path", TEXT_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_peer_text_file_is_read(path):
-    need_peer()
     t = read_trace(path)
     _, declared, rows = _file_rows(path)
     assert t.metadata["layers"] == declared == len(rows)
@@ -127,7 +121,6 @@ def test_every_peer_text_file_is_read(path):
 
 
 def test_peer_files_detected():
-    need_peer()
     for p in TEXT_FILES:
         assert detect_format(p) == "astra-sim-1.0"
     assert read_trace(PEER / "simai" / "microAllReduce.txt").metadata["format"] == "simai"
@@ -136,7 +129,6 @@ def test_peer_files_detected():
 def test_micro_allreduce_acceptance():
     """ASTRA-sim microAllReduce on 8 GPUs: 3 compute phases of 5 ns, one 1 MiB all-reduce
     over all 8 ranks, in order fwd -> ig -> wg -> all-reduce."""
-    need_peer()
     t = read_trace(PEER / "astra-sim-1.0" / "microAllReduce.txt", world_size=8)
     assert t.world_size == 8 and len(t.programs) == 1
     assert sorted(t.programs[0].ranks.tolist()) == list(range(8))
@@ -154,7 +146,6 @@ def test_micro_allreduce_acceptance():
 
 
 def test_micro_collective_only_matches_astra_sim():
-    need_peer()
     t = read_trace(PEER / "aicb" / "all_reduce.txt", micro="collective-only")
     ops = ops_of(t)
     assert {o.kind for o in ops} == {"collective"} and len(ops) == 19
@@ -162,7 +153,6 @@ def test_micro_collective_only_matches_astra_sim():
 
 
 def test_simai_header_sets_world_and_tp():
-    need_peer()
     t = read_trace(PEER / "simai" / "microAllReduce.txt")
     assert t.world_size == 8 and t.metadata["header"]["tp"] == 8
     assert t.metadata["assumptions"] == []
@@ -175,7 +165,6 @@ def test_simai_header_sets_world_and_tp():
 
 
 def test_aicb_gpt13b_hand_counted():
-    need_peer()
     t = read_trace(PEER / "aicb" / "G13B-M1-C01_GPT13B_megatron_tp8_pp1_mbs1_A100.txt")
     colls = [o for o in ops_of(t) if o.kind == "collective"]
     bc = [o for o in colls if o.collective == "broadcast"]
@@ -187,7 +176,6 @@ def test_aicb_gpt13b_hand_counted():
 
 
 def test_resnet50_data_parallel_structure():
-    need_peer()
     t = read_trace(PEER / "astra-sim-1.0" / "Resnet50_DataParallel.txt")
     ops = ops_of(t)
     assert sum(o.kind == "collective" for o in ops) == 54

@@ -16,9 +16,9 @@ from workloads.native import dumps
 from workloads.readers.astra_text import PARALLELISMS, read_astra_text
 from workloads.readers.chakra import write_chakra_et
 
-PEER = Path(__file__).parents[1].parent / "shared" / "peer-workloads"
-SEEDS = [p.read_text() for p in sorted(PEER.glob("*/*.txt"))] if PEER.is_dir() else []
-SEEDS += [  # synthetic seeds so the test means something without the peer folder
+PEER = Path(__file__).parent / "data" / "peer-workloads"  # copies with origins: README.md there
+SEEDS = [p.read_text() for p in sorted(PEER.glob("*/*.txt"))]
+SEEDS += [  # synthetic seeds beside the peer files: more header options and parallelisms
     "MICRO\n1\nconv1 -1 5 NONE 0 5 NONE 0 5 ALLREDUCE 1048576 5\n",
     "HYBRID_TRANSFORMER_FWD_IN_BCKWD model_parallel_NPU_group: 2 ep: 2 pp: 2 vpp: 1 ga: 2 "
     "all_gpus: 16 checkpoints: 1 0 checkpoint_initiates: 1 1 pp_comm 64\n2\n"

@@ -160,8 +160,8 @@ def test_interleaved_falls_back_when_micro_batches_do_not_divide():
 
 
 def test_schedule_bubble_is_small_on_a_deep_pipeline():
-    """The issue's shape (pp 12, vpp 8, ga 24): the bubble is a small part of the iteration,
-    not the 91 % of running the stages one after another."""
+    """A deep interleaved pipeline (pp 12, vpp 8, ga 24): the bubble is a small part of the
+    iteration, not the 91 % of running the stages one after another."""
     text = aicb(pp=12, ga=24, layers=8, vpp=8, fwd=100_000, ig=100_000, wg=100_000,
                 pp_comm=2**20)
     topo = single_switch(12, link_bandwidth_bps=400e9, link_latency_s=1e-6)

@@ -1,5 +1,6 @@
-"""Stragglers: compute scaled on the listed ranks only, exact waits, and the speed-ups of
-issue #8 falling back where a straggler breaks the symmetry (results equal to the plain path)."""
+"""Stragglers: compute scaled on the listed ranks only, exact waits, and the speed-ups (README,
+"Performance") falling back where a straggler breaks the symmetry (results equal to the plain
+path)."""
 
 import math
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from sim.errors import CposimError
-from sim.fabric import build_topology, single_switch
+from sim.fabric import SpeedOptions, build_topology, single_switch
 from sim.runtime import simulate
 from workloads import Op, Program, Trace
 from workloads.stragglers import scaled_compute, with_stragglers
@@ -60,6 +61,12 @@ def test_collective_waits_for_the_straggler_exactly():
         assert fast == pytest.approx(base, rel=1e-12), fid
 
 
+def _per_rank(other_speed_ups: bool) -> SpeedOptions:
+    """No rank classes; the other speed-ups on, or all off (the plain path)."""
+    return (SpeedOptions(rank_classes=False) if other_speed_ups
+            else SpeedOptions.plain())
+
+
 @pytest.mark.parametrize("fidelity, plain_ff", [
     ("analytical", False), ("flow", True),
     pytest.param("flow", False, marks=pytest.mark.slow),   # 10 s: wave by wave, rank by rank
@@ -74,8 +81,9 @@ def test_speed_ups_fall_back_where_a_straggler_breaks_symmetry(fidelity, plain_f
     topo = build_topology("dgx-h100-superpod", gpus=128, policy="copper-first")
     slow = with_stragglers(trace, {5: 1.25})
     assert len(slow.programs) == len(trace.programs) + 1
-    fast = simulate(slow, topo, fidelity=fidelity, fast_forward=True)
-    plain = simulate(slow, topo, fidelity=fidelity, mode="per-rank", fast_forward=plain_ff)
+    fast = simulate(slow, topo, fidelity=fidelity)
+    # one control loop per rank; on the flow fabric optionally every other speed-up off too
+    plain = simulate(slow, topo, fidelity=fidelity, speed=_per_rank(plain_ff))
     assert fast.iteration_s == pytest.approx(plain.iteration_s, rel=REL)
     for k, v in plain.summary.items():
         if isinstance(v, float) and k not in ("wall_s",):
@@ -187,9 +195,8 @@ def test_delayed_rank_grouped_equals_per_rank(fidelity):
     trace = generate("gpt3-175b", gpus=128, tp=8, pp=4, global_batch=8, micro_batch=1)
     topo = build_topology("dgx-h100-superpod", gpus=128, policy="copper-first")
     late = with_delays(trace, {5: 3e-3})     # stage 0: on the critical path (stage 1 hides it)
-    fast = simulate(late, topo, fidelity=fidelity, fast_forward=True)
-    plain = simulate(late, topo, fidelity=fidelity, mode="per-rank",
-                     fast_forward=fidelity == "flow")
+    fast = simulate(late, topo, fidelity=fidelity)
+    plain = simulate(late, topo, fidelity=fidelity, speed=_per_rank(fidelity == "flow"))
     assert fast.iteration_s == pytest.approx(plain.iteration_s, rel=REL)
     np.testing.assert_allclose(fast.fabric.link_bytes, plain.fabric.link_bytes, rtol=REL)
     assert fast.iteration_s > simulate(trace, topo, fidelity=fidelity).iteration_s

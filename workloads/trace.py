@@ -20,12 +20,15 @@ all-to-all: everything one rank sends, its own share included).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
+from typing import TypeVar
 
 import numpy as np
 
 from sim.errors import CposimError
+
+K = TypeVar("K")
 
 OP_KINDS = ("compute", "collective", "send", "recv")
 COLLECTIVES = ("allreduce", "allgather", "reducescatter", "alltoall", "broadcast", "reduce",
@@ -272,23 +275,32 @@ def _validate_ops(ops: list[Op], groups: dict[str, Group], source: str, pi: int)
     _check_acyclic(ops, source, pi)
 
 
-def stuck_ops(ops: Iterable[Op]) -> list[int]:
-    """Ids of the ops a topological sort cannot reach: those on a dependency cycle or behind
-    one (empty when the dependencies are acyclic). Deps must name ops of ``ops``."""
-    ops = list(ops)
-    indeg = {op.id: len(op.deps) for op in ops}
-    children: dict[int, list[int]] = {op.id: [] for op in ops}
-    for op in ops:
-        for d in op.deps:
-            children[d].append(op.id)
-    ready = [i for i, n in indeg.items() if n == 0]
+def topological_order(deps: Mapping[K, Sequence[K]]) -> tuple[list[K], list[K]]:
+    """Kahn's algorithm over ``deps`` (node -> the nodes it depends on; every one a key):
+    ``(order, stuck)`` — the nodes in a dependency order (ready nodes taken last-in first-out,
+    children in the order of ``deps``), and those it cannot reach, in the order of ``deps``:
+    on a cycle or behind one (empty when the graph is acyclic)."""
+    indeg = {k: len(d) for k, d in deps.items()}
+    children: dict = {k: [] for k in deps}
+    for k, ds in deps.items():
+        for d in ds:
+            children[d].append(k)
+    ready = [k for k, n in indeg.items() if n == 0]
+    order = []
     while ready:
-        i = ready.pop()
-        for c in children[i]:
+        k = ready.pop()
+        order.append(k)
+        for c in children[k]:
             indeg[c] -= 1
             if indeg[c] == 0:
                 ready.append(c)
-    return [i for i, n in indeg.items() if n > 0]
+    return order, [k for k, n in indeg.items() if n > 0]
+
+
+def stuck_ops(ops: Iterable[Op]) -> list[int]:
+    """Ids of the ops a topological sort cannot reach: those on a dependency cycle or behind
+    one (empty when the dependencies are acyclic). Deps must name ops of ``ops``."""
+    return topological_order({op.id: op.deps for op in ops})[1]
 
 
 def _check_acyclic(ops: Iterable[Op], source: str, pi: int) -> None:

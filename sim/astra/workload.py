@@ -45,6 +45,7 @@ from sim.astra.config import Impl
 from sim.astra.logical import RingTopology
 from sim.astra.system import CommGroup, LogicalDim, Sys
 from sim.errors import CposimError
+from workloads.trace import topological_order
 
 NODE_TYPES = {0: "INVALID_NODE", 1: "METADATA_NODE", 2: "MEM_LOAD_NODE", 3: "MEM_STORE_NODE",
               4: "COMP_NODE", 5: "COMM_SEND_NODE", 6: "COMM_RECV_NODE", 7: "COMM_COLL_NODE"}
@@ -235,22 +236,9 @@ def check_graph(nodes: dict[int, Node], where: str) -> None:
                 raise CposimError(f"node {n.id} depends on node {d}, which is not in the file "
                                   "(ASTRA-sim's feeder throws)", file=where, line=n.line,
                                   field="data_deps")
-    indeg = {i: len(n.deps) for i, n in nodes.items()}
-    kids: dict[int, list[int]] = {}
-    for n in nodes.values():
-        for d in n.deps:
-            kids.setdefault(d, []).append(n.id)
-    todo = [i for i, k in indeg.items() if k == 0]
-    seen = 0
-    while todo:
-        i = todo.pop()
-        seen += 1
-        for c in kids.get(i, ()):
-            indeg[c] -= 1
-            if indeg[c] == 0:
-                todo.append(c)
-    if seen != len(nodes):
-        first = min((n for i, n in nodes.items() if indeg[i] > 0), key=lambda n: n.line)
+    stuck = topological_order({i: n.deps for i, n in nodes.items()})[1]
+    if stuck:
+        first = min((nodes[i] for i in stuck), key=lambda n: n.line)
         raise CposimError(f"dependency cycle through node {first.id} (ASTRA-sim would hang)",
                           file=where, line=first.line, field="data_deps")
 

@@ -114,8 +114,8 @@ def handle(args: argparse.Namespace) -> int:
     import numpy as np
     import simpy
 
-    from sim.comm import Communicator, normalise_algorithm, normalise_op, run_collective
-    from sim.comm.run import analytical_group_time, plan_collective
+    from sim.comm import (Communicator, analytical_time, normalise_algorithm, normalise_op,
+                          plan_collective, run_collective)
     from sim.fabric import FIDELITIES, make_fabric
 
     op = normalise_op(args.op, field="op")
@@ -141,10 +141,9 @@ def handle(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     # the closed form from the periodic (one-step) schedule where the algorithm has one: the
     # full ring schedule is O(n^2) rows (gigabytes at 16k GPUs)
-    groups = plan_collective(fabric, comm, op, size, algorithm=algo, chunks=args.chunks,
-                             root=args.root, intra=args.intra, inter=args.inter,
-                             periodic=True)[3]
-    t_cf = analytical_group_time(fabric, groups, args.chunks, args.intra, args.inter)
+    plan = plan_collective(fabric, comm, op, size, algorithm=algo, chunks=args.chunks,
+                           root=args.root, intra=args.intra, inter=args.inter, periodic=True)
+    t_cf = analytical_time(fabric, plan)
     techs = sorted(r.link_bytes_by_tech)
     out = {
         "op": op, "algorithm": r.algorithm, "gpus": n, "size_bytes": size, "chunks": args.chunks,

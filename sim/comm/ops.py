@@ -19,6 +19,14 @@ _ALIASES = {"all-reduce": "allreduce", "all_reduce": "allreduce", "ar": "allredu
             "a2a": "alltoall", "bcast": "broadcast"}
 
 
+def as_collective(collective: str, size_bytes: float) -> tuple[str, float]:
+    """The operation and size a trace's collective runs as: a ``barrier`` is a zero-byte
+    all-reduce (it pays the latencies of every step and carries nothing)."""
+    if collective == "barrier":
+        return "allreduce", 0.0
+    return collective, size_bytes
+
+
 def normalise_op(op: str, field: str = "op") -> str:
     name = _ALIASES.get(str(op).lower(), str(op).lower())
     if name not in OPS:

@@ -14,6 +14,7 @@ that repeat (with chunking, a ramp of partly filled waves at each end).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -40,23 +41,23 @@ class PeriodicSchedule(PairBytesMixin):
 
     def pair_bytes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """As :meth:`Schedule.pair_bytes`, with ``inv`` over the rows of one step."""
-        cached = self.__dict__.get("_pairs")
-        if cached is None:
-            key = self.src * self.n + self.dst
-            uniq, inv = np.unique(key, return_inverse=True)
-            nb = np.bincount(inv, weights=self.flow_bytes, minlength=uniq.size) * self.n_steps
-            cached = (uniq, nb, inv)
-            self.__dict__["_pairs"] = cached
-        return cached
+        return self._pairs
+
+    @cached_property
+    def _pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = self.src * self.n + self.dst
+        uniq, inv = np.unique(key, return_inverse=True)
+        nb = np.bincount(inv, weights=self.flow_bytes, minlength=uniq.size) * self.n_steps
+        return uniq, nb, inv
 
     def full(self):
-        """The real schedule (every step, every block)."""
+        """The real schedule (every step, every block), built on first use."""
+        return self._full
+
+    @cached_property
+    def _full(self):
         from sim.comm.algorithms import build_schedule
-        got = self.__dict__.get("_full")
-        if got is None:
-            got = build_schedule(self.op, self.algorithm, self.n, self.size_bytes, root=self.root)
-            self.__dict__["_full"] = got
-        return got
+        return build_schedule(self.op, self.algorithm, self.n, self.size_bytes, root=self.root)
 
     def segments(self, chunks: int) -> list[tuple[float, int]]:
         """Runs of identical waves with ``chunks`` pipelined chunks: ``(fraction, count)``,

@@ -15,6 +15,7 @@ into one flow (one connection per peer, as NCCL's channels do).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -60,20 +61,25 @@ class Schedule(PairBytesMixin):
 
         Computed once (chunking only splits these bytes); callers must not modify it.
         """
-        cached = self.__dict__.get("_pairs")
-        if cached is None:
-            key = self.src * self.n + self.dst
-            if self.n * self.n <= 1 << 24:   # dense bincount beats sorting millions of rows
-                counts = np.bincount(key, minlength=self.n * self.n)
-                uniq = np.flatnonzero(counts)
-                index = np.full(self.n * self.n, -1, dtype=_I)
-                index[uniq] = np.arange(uniq.size)
-                inv = index[key]
-            else:
-                uniq, inv = np.unique(key, return_inverse=True)
-            cached = (uniq, np.bincount(inv, weights=self.flow_bytes, minlength=uniq.size), inv)
-            self.__dict__["_pairs"] = cached
-        return cached
+        return self._pairs
+
+    @cached_property
+    def _pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = self.src * self.n + self.dst
+        if self.n * self.n <= 1 << 24:   # dense bincount beats sorting millions of rows
+            counts = np.bincount(key, minlength=self.n * self.n)
+            uniq = np.flatnonzero(counts)
+            index = np.full(self.n * self.n, -1, dtype=_I)
+            index[uniq] = np.arange(uniq.size)
+            inv = index[key]
+        else:
+            uniq, inv = np.unique(key, return_inverse=True)
+        return uniq, np.bincount(inv, weights=self.flow_bytes, minlength=uniq.size), inv
+
+    @cached_property
+    def _waves(self) -> dict:
+        """:func:`to_waves` per chunk count (filled by it)."""
+        return {}
 
     def with_level(self, level: int) -> "Schedule":
         return replace(self, level=np.full(self.n_rows, level, dtype=np.int8))
@@ -184,7 +190,7 @@ class Waves:
 def to_waves(s: Schedule, chunks: int = 1) -> Waves:
     """The flows of every wave with ``chunks`` pipelined chunks (memoised on the schedule)."""
     chunks = max(int(chunks), 1)
-    memo = s.__dict__.setdefault("_waves", {})
+    memo = s._waves
     if chunks not in memo:
         memo[chunks] = _to_waves(s, chunks)
     return memo[chunks]

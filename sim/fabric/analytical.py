@@ -1,8 +1,9 @@
 """The ``analytical`` fabric: congestion-unaware, like ASTRA-sim's analytical backend.
 
 Each flow takes ``path latency + bytes / path bottleneck`` as if it were alone; flows do not
-share bandwidth. The collectives layer builds its closed-form models on the same path
-queries; this object only gives them the common fabric interface.
+share bandwidth. A planned collective or transfer is timed by its closed form
+(:meth:`AnalyticalFabric.closed_form_time`: the alpha-beta model the collectives layer writes
+for it, on this fabric's route latencies and bottlenecks) instead of by flows.
 """
 
 from __future__ import annotations
@@ -11,19 +12,24 @@ import numpy as np
 import simpy
 
 from sim.fabric.base import FabricBase, LinkBytes
-from sim.fabric.pairs import pair_routes
+from sim.fabric.interface import Capabilities
 
 
 class AnalyticalFabric(FabricBase):
     fidelity = "analytical"
+    capabilities = Capabilities(closed_form=True)
+
+    def closed_form_time(self, plan) -> float:
+        """Every plan is timed in closed form here: no flows, no contention."""
+        return plan.closed_form_s(self)
 
     def costs(self, src: np.ndarray, dst: np.ndarray, size: np.ndarray):
         """Per-flow times alone (latency + bytes / bottleneck) and the links' bytes.
 
         -> (per-flow time_s, :class:`LinkBytes`); no simulation state is touched."""
         if size.size == 0:
-            return np.zeros(0), LinkBytes(np.zeros(0, np.int64), np.zeros(0))
-        r = pair_routes(self, src, dst)
+            return np.zeros(0), LinkBytes.empty()
+        r = self.pair_routes(src, dst)
         with np.errstate(divide="ignore", invalid="ignore"):
             ser = np.where(size > 0, size * 8.0 / r.bottleneck_bps, 0.0)
         return r.latency_s + ser, r.link_bytes(size)

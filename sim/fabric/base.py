@@ -1,6 +1,8 @@
 """What every fabric model shares: routing, path queries, byte and energy accounting.
 
-Interface (the collectives layer and the runtime code against it):
+:class:`FabricBase` implements the parts of the :class:`sim.fabric.interface.Fabric`
+protocol that do not depend on the network model: routes and their costs (memoised per pair
+set), byte and energy accounting, the options and capabilities. A model adds
 ``start_flows(src_gpu, dst_gpu, size_bytes) -> simpy.Event`` — starts the flows now; the
 event fires when every one has been delivered, with the per-flow delivery times (absolute
 simulated seconds, input order) as its value. Zero-byte flows complete after the path
@@ -9,51 +11,17 @@ latency; a GPU sending to itself completes at once.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import simpy
 
 from sim.errors import CposimError
+from sim.fabric.accounting import LinkBytes, TechTable, TechTableCache, dynamic_energy_j
+from sim.fabric.interface import Capabilities
+from sim.fabric.pairs import PairRouteCache, PairRoutes
 from sim.fabric.routing import Router
+from sim.fabric.speed import SpeedOptions
 
-
-class LinkBytes(NamedTuple):
-    """Bytes carried per link, sparse: ``links`` (distinct link ids) and ``bytes``.
-
-    A collective touches a few thousand of a large fabric's 10^6 directed links; dense
-    per-link arrays per collective cost more than the collective's own arithmetic."""
-
-    links: np.ndarray
-    bytes: np.ndarray
-
-    @classmethod
-    def of(cls, link_ids: np.ndarray, weights: np.ndarray, n_links: int = 0) -> LinkBytes:
-        """Sum ``weights`` per link id (ids may repeat). With ``n_links`` and many ids, a
-        dense count beats sorting them (same sums: both add in input order)."""
-        link_ids = np.asarray(link_ids, dtype=np.int64)
-        if not link_ids.size:
-            return cls(np.zeros(0, np.int64), np.zeros(0))
-        if n_links and 16 * link_ids.size > n_links:
-            dense = np.bincount(link_ids, weights=weights, minlength=n_links)
-            used = np.bincount(link_ids, minlength=n_links) > 0
-            links = np.flatnonzero(used)
-            return cls(links, dense[links])
-        uniq, inv = np.unique(link_ids, return_inverse=True)
-        return cls(uniq, np.bincount(inv.ravel(), weights=weights, minlength=uniq.size))
-
-    @classmethod
-    def from_dense(cls, per_link: np.ndarray) -> LinkBytes:
-        nz = np.flatnonzero(per_link)
-        return cls(nz, per_link[nz])
-
-    def total(self) -> float:
-        return float(self.bytes.sum())
-
-    def dense(self, n_links: int) -> np.ndarray:
-        out = np.zeros(n_links)
-        out[self.links] = self.bytes
-        return out
+__all__ = ["PRIORITY_LOW", "FabricBase", "LinkBytes"]
 
 # SimPy orders same-time events by priority (URGENT=0, NORMAL=1). A fabric's re-solve runs
 # at LOW so every flow started at this instant — by any process — joins one solve.
@@ -62,14 +30,21 @@ PRIORITY_LOW = 2
 
 class FabricBase:
     fidelity = "base"
+    #: what the model promises the collectives layer and the runtime (see
+    #: :class:`~sim.fabric.interface.Capabilities`); models override it
+    capabilities = Capabilities()
 
     def __init__(self, env: simpy.Environment, topology, *, routing: str = "ecmp-hash",
-                 seed: int = 0, spray_planes: bool = True) -> None:
+                 seed: int = 0, spray_planes: bool = True,
+                 speed: SpeedOptions | None = None) -> None:
         self.env = env
         self.topology = topology
         self.router = Router(topology, routing=routing, seed=seed, spray_planes=spray_planes)
         self.routing = routing
         self.seed = seed
+        self.speed = SpeedOptions() if speed is None else speed
+        self.pair_cache = PairRouteCache()
+        self.tech_cache = TechTableCache()
         self.bytes_offered = 0.0
         self.bytes_delivered = 0.0
         self._lbd = np.zeros(topology.n_links)
@@ -127,7 +102,61 @@ class FabricBase:
         rids = self.router.route_ids(np.atleast_1d(src_gpu), np.atleast_1d(dst_gpu))
         return self.router.table()[4][rids]
 
+    def pair_routes(self, src_gpu: np.ndarray, dst_gpu: np.ndarray) -> PairRoutes:
+        """The routes of the pairs ``src[i] -> dst[i]`` gathered once per pair set (memoised
+        for the current router, see :class:`~sim.fabric.pairs.PairRouteCache`)."""
+        return self.pair_cache.routes(self.router, self.topology, src_gpu, dst_gpu)
+
+    def route_info(self, src_gpu: np.ndarray, dst_gpu: np.ndarray):
+        """Per pair ``(latency_s, bottleneck_bps)``: what the closed forms take as α and B."""
+        r = self.pair_routes(src_gpu, dst_gpu)
+        return r.latency_s, r.bottleneck_bps
+
+    def carried(self, src_gpu: np.ndarray, dst_gpu: np.ndarray,
+                size_bytes: np.ndarray) -> LinkBytes:
+        """Bytes per link when pair ``i`` sends ``size_bytes[i]`` along its route (a query:
+        nothing is booked)."""
+        if not np.size(src_gpu):
+            return LinkBytes.empty()
+        return self.pair_routes(src_gpu, dst_gpu).link_bytes(size_bytes)
+
+    # -- timing ---------------------------------------------------------------------------
+    def closed_form_time(self, plan) -> float | None:
+        """The time of a planned collective or transfer without simulating it, or None when
+        this model simulates it (``start_flows``). Closed-form models answer with
+        ``plan.closed_form_s(self)``, the plan's alpha-beta time on this fabric's routes."""
+        return None
+
+    def fast_forward_waves(self, src_gpu, dst_gpu, size_bytes, count: int):
+        """Run ``count`` identical waves back to back in closed form (an event whose value is
+        the number of waves completed), or None when this model cannot do that exactly now;
+        the caller then starts the next wave itself."""
+        return None
+
+    def scratch_copy(self, env: simpy.Environment, speed: SpeedOptions | None = None):
+        """A private fabric of the same model, topology, routing and options on ``env``
+        (``speed`` to override the options), sharing this one's caches (routes, pair routes,
+        technology table): the same deterministic routes, computed once."""
+        copy = self._scratch(env, self.speed if speed is None else speed)
+        copy.router = self.router
+        copy.pair_cache = self.pair_cache
+        copy.tech_cache = self.tech_cache
+        return copy
+
+    def _scratch(self, env: simpy.Environment, speed: SpeedOptions):
+        return type(self)(env, self.topology, routing=self.routing, seed=self.seed,
+                          speed=speed)
+
     # -- accounting ---------------------------------------------------------------------
+    def tech_table(self) -> TechTable:
+        """The topology's per-link technology codes and pJ/bit (made once per fabric, again
+        if the topology's technology array is replaced)."""
+        return self.tech_cache.of(self.topology)
+
+    def by_technology(self, link_bytes: LinkBytes) -> tuple[dict, dict]:
+        """(link bytes by technology, dynamic energy by technology) of ``link_bytes``."""
+        return self.tech_table().split(link_bytes)
+
     @property
     def _link_bytes_done(self) -> np.ndarray:
         """Bytes carried per link by finished traffic, without pending replays (writers
@@ -155,10 +184,10 @@ class FabricBase:
 
     def energy_j(self) -> float:
         """Dynamic link energy so far: bits carried x pJ/bit, summed over directed links."""
-        return float((self.link_bytes * 8.0 * self.topology.energy_pj_per_bit).sum() * 1e-12)
+        return dynamic_energy_j(self.link_bytes, self.topology.energy_pj_per_bit, total=True)
 
     def energy_by_tech(self) -> dict:
-        e = self.link_bytes * 8.0 * self.topology.energy_pj_per_bit * 1e-12
+        e = dynamic_energy_j(self.link_bytes, self.topology.energy_pj_per_bit)
         out: dict = {}
         for tech in np.unique(self.topology.tech):
             out[str(tech)] = float(e[self.topology.tech == tech].sum())

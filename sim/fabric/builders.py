@@ -14,15 +14,15 @@ One general builder, :func:`cluster`, covers the switched designs:
   grouped in scalable units (SUs) of ``su_gpus``; an SU has ``rails`` leaves per plane, GPU
   ``i`` of the SU going to leaf ``i mod rails`` (rail-optimized, DGX SuperPOD style; ``rails=1``
   is a plain ToR/EoR leaf). A leaf has ``ceil(down / oversubscription)`` uplinks. With
-  ``planes`` > 1 the NIC is split lane-wise across identical planes (Quantum-X multi-plane:
-  each 800G port = 4 x 200G, one per plane — reference §5).
+  ``planes`` > 1 the NIC is split lane-wise across identical planes (Nvidia Quantum-X800
+  multi-plane: each 800G port = 4 x 200G, one per plane; trade press, grade C).
 * **Tiers**: 1 (leaves only), 2 (leaf-spine: every leaf has the same number of links to every
   spine) or 3 (pods of ``pod_leaves`` leaves with their own spines; spine j of every pod goes
   to core group j). ``tiers=None`` picks 2 when the leaves fit one spine's radix, else 3.
   Parallel cables between the same two switches are one link record with ``bundle`` cables.
 
 Switch counts follow from ``radix`` (ports of the link width of that tier): e.g. QM9700 64 x
-400G (DGX H100 SuperPOD), Quantum-X800 144 x 800G (reference §5, grade B/C).
+400G (DGX H100 SuperPOD), Quantum-X800 144 x 800G (Nvidia product data via trade press, grade B/C).
 """
 
 from __future__ import annotations

@@ -12,19 +12,36 @@
 Completion semantics: a flow occupies its path from its start until its bytes are sent at
 the max-min rate, and is delivered one path latency later. Alone on an idle path it
 completes in ``latency + bytes / bottleneck``.
+
+Speed-ups (each switched by :class:`~sim.fabric.speed.SpeedOptions`, exact where it applies):
+memoised component solves, the incremental re-solve after completions, the solo replay of
+quiet batches (:mod:`sim.fabric.solo`) and the closed-form run of identical waves
+(:meth:`FlowFabric.fast_forward_waves`).
+
+Link failures: a fabric built with ``failures=True`` takes links down and back up through
+:meth:`FlowFabric.set_down_links` — active and future flows re-route over the remaining
+equal-cost paths (:class:`sim.fabric.failures.MaskedRouter`) or stall until a path comes back,
+and the rates are re-solved. Its capacities may change, so it does not offer the speed-ups
+that time traffic once and reuse the answer (solo replay, wave fast-forward, the runtime's
+replay): :attr:`capabilities` says so.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 import simpy
 
+from sim.errors import CposimError
 from sim.fabric.base import PRIORITY_LOW, FabricBase, LinkBytes
+from sim.fabric.failures import MaskedRouter
+from sim.fabric.interface import Capabilities
 from sim.fabric.maxmin import maxmin_rates
 from sim.fabric.routing import route_entries
 from sim.fabric.solo import SoloRun, segments
+from sim.fabric.speed import SpeedOptions
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +93,17 @@ class _Wave:
 
 class FlowFabric(FabricBase):
     fidelity = "flow"
+    capabilities = Capabilities()
 
     def __init__(self, env: simpy.Environment, topology, *, routing: str = "ecmp-hash",
-                 seed: int = 0) -> None:
-        super().__init__(env, topology, routing=routing, seed=seed)
+                 seed: int = 0, speed: SpeedOptions | None = None,
+                 failures: bool = False) -> None:
+        super().__init__(env, topology, routing=routing, seed=seed, speed=speed)
+        # the topology as built; ``topology`` has the down links at capacity 0
+        self.intact_topology = topology
+        self._down = np.zeros(topology.n_links, dtype=bool)
+        if failures:
+            self.capabilities = Capabilities(replay=False, fixed_capacities=False)
         z = np.zeros(0)
         zi = np.zeros(0, dtype=np.int64)
         self.r_rid, self.r_w, self.r_rem, self.r_size, self.r_rate = zi, z, z, z, z
@@ -96,14 +120,14 @@ class FlowFabric(FabricBase):
         self.stats.update({"rows": 0, "rounds": 0, "rows_solved": 0, "max_active_rows": 0,
                            "epochs": 0, "memo_hits": 0, "ff_waves": 0, "ff_breaks": 0,
                            "solo_replays": 0, "solo_breaks": 0})
-        self.memoise = True           # False: the plain path (every component solved afresh)
+        if failures:
+            self.stats["reroutes"] = 0
         # After completions only, re-solve just the rows at least as fast as the slowest row
-        # that completed (see _on_solve); False: the plain path.
-        self.incremental = True
+        # that completed (see _on_solve; speed.incremental).
         self._floor = np.inf          # lowest rate among rows completed since the last solve
         self._full_pending = False    # flows started (or rates reset) since the last solve
         # a batch seen before that starts on quiet links is replayed from its solo run
-        self.solo_replay = True
+        # (speed.solo_replay)
         self._solo: dict = {}         # batch signature -> SoloRun, or None if not replayable
         self._solo_seen: dict = {}    # batch signature -> times started
         self._record: list | None = None   # rate assignments, while simulating a solo run
@@ -112,6 +136,9 @@ class FlowFabric(FabricBase):
         self._reserved = np.full(topology.n_links, -1, dtype=np.int64)   # link -> reservation
         self._reservations: dict[int, _Reservation] = {}
         self._next_res = 0
+
+    def _scratch(self, env: simpy.Environment, speed: SpeedOptions) -> FlowFabric:
+        return FlowFabric(env, self.topology, routing=self.routing, seed=self.seed, speed=speed)
 
     # -- public -------------------------------------------------------------------------
     def start_flows(self, src_gpu, dst_gpu, size_bytes) -> simpy.Event:
@@ -152,7 +179,8 @@ class FlowFabric(FabricBase):
         grp.row_finish = np.zeros(n_rows)
         grp.inverse = (mi, inverse)
         grp.rows_left = n_rows
-        if (self.solo_replay and n_rows >= _SOLO_MIN_ROWS and type(self) is FlowFabric
+        if (self.speed.solo_replay and n_rows >= _SOLO_MIN_ROWS
+                and self.capabilities.fixed_capacities
                 and self._replay(grp, src[mi], dst[mi], size[mi], r_s[first], weight,
                                  s_s[first])):
             return ev
@@ -187,9 +215,13 @@ class FlowFabric(FabricBase):
         state (waves done are booked, the wave in flight continues as ordinary rows with the
         bytes it has left) and the event fires when that wave is delivered. The event's
         value is the number of waves completed.
+
+        None (the caller runs the waves itself) when ``speed.fast_forward_waves`` is off or
+        the capacities may change (failures).
         """
-        if type(self) is not FlowFabric or count < 1:
-            return None          # subclasses (failures) change capacities behind our back
+        if (count < 1 or not self.speed.fast_forward_waves
+                or not self.capabilities.fixed_capacities):
+            return None
         src, dst, size = self._check(src_gpu, dst_gpu, size_bytes)
         wave = self._wave(src, dst, size)
         if wave is None or not wave.single_epoch:
@@ -381,10 +413,8 @@ class FlowFabric(FabricBase):
         """Simulate the batch alone on a scratch fabric (same routes, same solver settings)
         and keep its trajectory; None if it cannot finish alone or is too long to keep."""
         env = simpy.Environment()
-        scratch = FlowFabric(env, self.topology, routing=self.routing, seed=self.seed)
-        scratch.router = self.router            # the same deterministic routes: share them
-        scratch.memoise, scratch.incremental = self.memoise, self.incremental
-        scratch.solo_replay = False
+        # the same deterministic routes (shared), the same solver settings, no replays
+        scratch = self.scratch_copy(env, replace(self.speed, solo_replay=False))
         scratch._record = []
         done: list = []
         ev = scratch.start_flows(src, dst, size)
@@ -471,6 +501,73 @@ class FlowFabric(FabricBase):
     def active_flows(self) -> int:
         return int(self.r_w.sum())
 
+    # -- link failures: the public hook of failure injection ---------------------------------
+    @property
+    def down_links(self) -> np.ndarray:
+        """Directed links down now (bool per link; a copy)."""
+        return self._down.copy()
+
+    @property
+    def stalled_flows(self) -> int:
+        """Active flows that have no path right now."""
+        stalled = self.router.stalled_rids if isinstance(self.router, MaskedRouter) else ()
+        if not stalled or not self.r_rid.size:
+            return 0
+        m = np.isin(self.r_rid, np.fromiter(stalled, dtype=np.int64))
+        return int(self.r_w[m].sum())
+
+    def set_down_links(self, down) -> None:
+        """From now on the links where ``down`` (bool per directed link) is True are down
+        (capacity 0, routed around) and the others up. On a change, routes are recomputed
+        without the down links, every active flow keeps its remaining bytes and moves to its
+        new route (the bytes it had sent are credited to the links of its old route), and the
+        rates are re-solved. Needs a fabric built with ``failures=True``."""
+        if self.capabilities.fixed_capacities:
+            raise CposimError("this flow fabric was built without failures=True: its link "
+                              "capacities are fixed", field="failures")
+        down = np.asarray(down, dtype=bool)
+        if down.shape != self._down.shape:
+            raise CposimError(f"down links: one flag per directed link "
+                              f"({self._down.size}), got shape {down.shape}",
+                              field="link_ids")
+        if (down != self._down).any():
+            self._down = down.copy()
+            self._reroute()
+
+    def _pairs_of(self, rids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(src GPU, dst GPU) of route ids of the current router."""
+        n = self.intact_topology.n_gpus
+        rid_map = self.router._rid
+        pair_of = np.full(self.router.table()[3].size, -1, dtype=np.int64)
+        if rid_map:
+            k = np.fromiter(rid_map.keys(), dtype=np.int64, count=len(rid_map))
+            v = np.fromiter(rid_map.values(), dtype=np.int64, count=len(rid_map))
+            pair_of[v] = k
+        p = pair_of[rids]
+        return p // n, p % n
+
+    def _reroute(self) -> None:
+        self._advance()
+        self.stats["reroutes"] += 1
+        if self.r_rid.size:
+            # credit what was sent so far to the old routes; from here on only the rest counts
+            e_row, e_link, e_coef = self._entries(np.arange(self.r_rid.size))
+            sent = np.maximum(self.r_size - self.r_rem, 0.0) * self.r_w
+            self._link_bytes_done += np.bincount(e_link, weights=sent[e_row] * e_coef,
+                                                 minlength=self._link_bytes_done.size)
+            self.r_size = self.r_rem.copy()
+            src, dst = self._pairs_of(self.r_rid)
+        intact = self.intact_topology
+        self.router = MaskedRouter(intact, self._down, routing=self.routing, seed=self.seed)
+        cap = np.where(self._down, 0.0, intact.capacity_bps)
+        self.topology = replace(intact, capacity_bps=cap)
+        if self.r_rid.size:
+            self.r_rid = self.router.route_ids(src, dst)
+            self.r_lat = self.router.table()[3][self.r_rid]
+            self.r_rate = np.zeros(self.r_rid.size)
+        self._version += 1                 # the pending completion time is stale
+        self._touch_all()
+
     # -- internals ----------------------------------------------------------------------
     def _entries(self, rows: np.ndarray):
         """(row, link, coef) incidence entries of the given active rows, row-major."""
@@ -501,7 +598,7 @@ class FlowFabric(FabricBase):
         n_rows = self.r_rid.size
         floor, self._floor = self._floor, np.inf
         full, self._full_pending = self._full_pending, False
-        if n_rows and self.incremental and not full and np.isfinite(floor):
+        if n_rows and self.speed.incremental and not full and np.isfinite(floor):
             self._solve_above(floor)          # clears the touched links itself
         elif n_rows:
             e_row, e_link, e_coef = self._entries(np.arange(n_rows))
@@ -619,7 +716,7 @@ class FlowFabric(FabricBase):
         of its rows, in order, and the capacity array): the same component recurs at every
         step of a collective and every layer of an iteration. Exact: a hit returns the very
         array the solver computed for identical input."""
-        if not self.memoise or rows.size > _MEMO_MAX_ROWS:
+        if not self.speed.memoise or rows.size > _MEMO_MAX_ROWS:
             return solve()
         cap = self.topology.capacity_bps
         key = (id(cap), self.r_rid[rows].tobytes(), self.r_w[rows].tobytes())

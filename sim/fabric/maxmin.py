@@ -3,7 +3,7 @@
 Progressive filling raises every unfrozen flow's rate together; a link saturates when its
 remaining capacity is used up, and the flows on it freeze. The textbook version takes one
 round per distinct rate level (thousands on oversubscribed fabrics). The *local-bottleneck*
-variant (reference/performance-notes.md §3.1) freezes in one round every link whose fair
+variant freezes in one round every link whose fair
 share ``s_l = rem_l / demand_l`` is no larger than the smallest share on the path of every
 flow crossing it: such a link saturates at ``s_l`` whatever else happens, because shares of
 other links only grow as flows freeze elsewhere. It is exact, and needs ~10 rounds where the

@@ -32,6 +32,8 @@ from simpy.events import NORMAL
 
 from sim.errors import CposimError
 from sim.fabric.base import FabricBase
+from sim.fabric.interface import Capabilities
+from sim.fabric.speed import SpeedOptions
 
 SWITCHING = ("cut-through", "store-and-forward")
 
@@ -88,11 +90,18 @@ class _Group:
 
 class PacketFabric(FabricBase):
     fidelity = "packet"
+    # the validation model: it is given every row of a schedule (its packetisation of a flow
+    # must see the schedule's exact bytes) and nothing is timed once and replayed
+    capabilities = Capabilities(periodic_schedules=False, replay=False)
 
     def __init__(self, env: simpy.Environment, topology, *, routing: str = "ecmp-hash",
                  seed: int = 0, mtu_bytes: int = 4096, switching: str = "cut-through",
-                 buffer_bytes: float | str | None = "auto") -> None:
-        super().__init__(env, topology, routing=routing, seed=seed, spray_planes=False)
+                 buffer_bytes: float | str | None = "auto",
+                 speed: SpeedOptions | None = None) -> None:
+        super().__init__(env, topology, routing=routing, seed=seed, spray_planes=False,
+                         speed=speed)
+        self._options = {"mtu_bytes": mtu_bytes, "switching": switching,
+                         "buffer_bytes": buffer_bytes}
         if routing != "ecmp-hash":
             raise CposimError("the packet model routes by per-flow hash only (ecmp-hash)",
                               field="routing")
@@ -129,6 +138,10 @@ class PacketFabric(FabricBase):
         self._n_pkts = 0
         self._last_sent = 0         # packets sent on a last hop (no hand-on event)
         self._flows_moving = 0
+
+    def _scratch(self, env: simpy.Environment, speed: SpeedOptions) -> PacketFabric:
+        return PacketFabric(env, self.topology, routing=self.routing, seed=self.seed,
+                            speed=speed, **self._options)
 
     @property
     def stats(self) -> dict:

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.fabric.base import LinkBytes
+from sim.fabric.accounting import LinkBytes
 from sim.fabric.routing import _unique_nodes, route_entries
 
 _CACHE_ENTRIES = 4_000_000      # hop entries kept per fabric (~100 MB); oldest sets go first
@@ -80,38 +80,32 @@ class FactoredPairRoutes:
                                                  minlength=self.links.size))
 
 
-def _single_homed(router):
-    """Per GPU: its one scale-out link up and down (-1 where it has none or several),
-    memoised on the router."""
-    got = router.__dict__.get("_single_homed")
-    if got is None:
-        topo = router.topo
-        g = topo.gpu_node
-        out = np.flatnonzero(topo.tier != "scaleup")
-        pos = np.full(topo.n_nodes, -1, dtype=np.int64)
-        pos[g] = np.arange(g.size)
-        res = []
-        for end in (topo.src, topo.dst):
-            gi = pos[end[out]]
-            mine = gi >= 0
-            count = np.bincount(gi[mine], minlength=g.size)
-            link = np.full(g.size, -1, dtype=np.int64)
-            link[gi[mine]] = out[mine]
-            link[count != 1] = -1
-            res.append(link)
-        got = router.__dict__["_single_homed"] = tuple(res)
-    return got
+def _single_homed(topo) -> tuple[np.ndarray, np.ndarray]:
+    """Per GPU: its one scale-out link up and down (-1 where it has none or several)."""
+    g = topo.gpu_node
+    out = np.flatnonzero(topo.tier != "scaleup")
+    pos = np.full(topo.n_nodes, -1, dtype=np.int64)
+    pos[g] = np.arange(g.size)
+    res = []
+    for end in (topo.src, topo.dst):
+        gi = pos[end[out]]
+        mine = gi >= 0
+        count = np.bincount(gi[mine], minlength=g.size)
+        link = np.full(g.size, -1, dtype=np.int64)
+        link[gi[mine]] = out[mine]
+        link[count != 1] = -1
+        res.append(link)
+    return res[0], res[1]
 
 
-def _factored(fabric, router, src, dst):
+def _factored(cache: PairRouteCache, topo, router, src, dst):
     """:class:`FactoredPairRoutes` of the pairs, or None when too few of them factor."""
     from sim.fabric.routing import Router, _unique_inverse
 
-    topo = fabric.topology
     if type(router) is not Router or router.mode != "ecmp-even" or topo.direct \
             or src.size < 64:
         return None
-    up, down = _single_homed(router)
+    up, down = cache.single_homed(router)
     # the pairs routed on the scale-out graph, single-homed at both ends
     ok = (router.graph_of(src, dst) == 1) & (topo.gpu_node[src] != topo.gpu_node[dst]) \
         & (up[src] >= 0) & (down[dst] >= 0)
@@ -156,36 +150,63 @@ def _factored(fabric, router, src, dst):
                               (r_pair, r_coef), ulinks, inv)
 
 
-def pair_routes(fabric, src: np.ndarray, dst: np.ndarray) -> PairRoutes:
-    """:class:`PairRoutes` of GPU pairs on ``fabric``'s router, memoised per fabric by the
-    pairs (a new router — after a link failure — starts a new memo)."""
-    src = np.ascontiguousarray(src, dtype=np.int64)
-    dst = np.ascontiguousarray(dst, dtype=np.int64)
-    router = fabric.router
-    memo = fabric.__dict__.get("_pair_routes")
-    if memo is None or memo[0] is not router:
-        memo = (router, {}, [0])
-        fabric.__dict__["_pair_routes"] = memo
-    sets, size = memo[1], memo[2]
-    key = (src.tobytes(), dst.tobytes())
-    got = sets.get(key)
-    if got is not None:
+class PairRouteCache:
+    """The pair-route memo of a fabric (the fabric owns it; a scratch copy of the fabric with
+    the same router may share it): :class:`PairRoutes` by pair set, for one router at a time
+    — a new router (after a link failure) starts afresh — and that router's table of
+    single-homed NIC links. At most ``_CACHE_ENTRIES`` hop entries are kept; the oldest pair
+    sets go first."""
+
+    def __init__(self) -> None:
+        self._router = None
+        self._sets: dict = {}
+        self._size = 0
+        self._single = None
+
+    def _follow(self, router) -> None:
+        if router is not self._router:
+            self._router, self._sets, self._size, self._single = router, {}, 0, None
+
+    def single_homed(self, router) -> tuple[np.ndarray, np.ndarray]:
+        """Per GPU of ``router``'s topology: its one scale-out link up and down (-1 where it
+        has none or several)."""
+        self._follow(router)
+        if self._single is None:
+            self._single = _single_homed(router.topo)
+        return self._single
+
+    def routes(self, router, topology, src: np.ndarray, dst: np.ndarray) -> PairRoutes:
+        """:class:`PairRoutes` of GPU pairs on ``router`` (links of ``topology``), memoised by
+        the pairs."""
+        src = np.ascontiguousarray(src, dtype=np.int64)
+        dst = np.ascontiguousarray(dst, dtype=np.int64)
+        self._follow(router)
+        sets = self._sets
+        key = (src.tobytes(), dst.tobytes())
+        got = sets.get(key)
+        if got is not None:
+            return got
+        got = _factored(self, topology, router, src, dst)
+        if got is None:
+            rids = router.route_ids(src, dst)
+            ptr, links, coef, lat, bneck = router.table()
+            e_pair, idx = route_entries(ptr, rids)
+            ulinks, inv = _distinct(links[idx], topology.n_links)
+            got = PairRoutes(lat[rids], bneck[rids], e_pair, coef[idx], ulinks, inv)
+        n = got.size
+        while sets and self._size + n > _CACHE_ENTRIES:
+            old = sets.pop(next(iter(sets)))
+            self._size -= old.size
+        if n <= _CACHE_ENTRIES:
+            sets[key] = got
+            self._size += n
         return got
-    got = _factored(fabric, router, src, dst)
-    if got is None:
-        rids = router.route_ids(src, dst)
-        ptr, links, coef, lat, bneck = router.table()
-        e_pair, idx = route_entries(ptr, rids)
-        ulinks, inv = _distinct(links[idx], fabric.topology.n_links)
-        got = PairRoutes(lat[rids], bneck[rids], e_pair, coef[idx], ulinks, inv)
-    n = got.size
-    while sets and size[0] + n > _CACHE_ENTRIES:
-        old = sets.pop(next(iter(sets)))
-        size[0] -= old.size
-    if n <= _CACHE_ENTRIES:
-        sets[key] = got
-        size[0] += n
-    return got
+
+
+def pair_routes(fabric, src: np.ndarray, dst: np.ndarray) -> PairRoutes:
+    """:class:`PairRoutes` of GPU pairs on ``fabric``'s router, from the fabric's own memo
+    (:meth:`FabricBase.pair_routes`)."""
+    return fabric.pair_routes(src, dst)
 
 
 def _distinct(ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ Racks stand side by side along a row; rows are parallel at a fixed pitch. A cabl
 devices is routed Manhattan-style through overhead trays:
 
 * same rack: ``in_rack_m`` (default 0.6 m: GB200 NVL72's ~5,000 spine cables total
-  ~1.86 mi ≈ 3.0 km, i.e. ≈0.6 m each — reference/cpo-parameters.md §1c, grade B/C → D);
+  ~1.86 mi ≈ 3.0 km, i.e. ≈0.6 m each — Nvidia's figures via trade press, grade B/C → D);
 * same row: ``rise_m`` up and down at each end + ``|Δslot| x rack_width_m`` + ``slack_m``;
 * across rows: the same plus ``|Δrow| x row_pitch_m``.
 

@@ -1,6 +1,7 @@
 """Named cluster presets and ``build_topology`` (preset name, spec dict, or TOML/JSON file).
 
-Where the numbers come from (grades as in reference/cpo-parameters.md):
+Where the numbers come from (grades as in ``sim/phy/parameters.csv``: A primary source, B trade
+press quoting one, C secondary, D derived by us, U unverified):
 
 * ``dgx-h100-superpod`` — DGX H100 nodes of 8 GPUs on NVSwitch (NVLink4: 18 links x 2 lanes x
   100G per GPU = 3.6 Tb/s per direction, "900 GB/s" bidirectional; A, Nvidia spec); one
@@ -18,8 +19,9 @@ Where the numbers come from (grades as in reference/cpo-parameters.md):
   ``cpo``. Scale-out as ``gb200-nvl72``.
 * ``leaf-spine`` / ``fat-tree`` / ``multiplane`` — generic 2-tier, 3-tier and 4-plane Clos of
   400G (800G for multiplane) hosts, 32 per leaf, radix 64; ``oversubscription`` is a knob.
-  In ``multiplane`` each 800G NIC is 4 x 200G ports, one per plane (Quantum-X multi-plane,
-  reference §5); the ``flow`` model spreads a flow over the 4 planes.
+  In ``multiplane`` each 800G NIC is 4 x 200G ports, one per plane (as Nvidia's Quantum-X800
+  multi-plane switches split an 800G port); the ``flow`` model spreads a flow over the 4
+  planes.
 * ``single-switch`` — GPUs with 400G NICs on one switch in the row's network rack.
 * ``ring`` / ``torus2d`` — direct networks of 800G (8 x 100G) links, 16 GPUs per rack.
 """

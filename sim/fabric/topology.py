@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 # Switch port-to-port latency: 300 ns (Sella, Moore, Zilberman, NEAT@SIGCOMM 2018, grade A;
-# Quantum-2 "<150 ns", Tomahawk-6 "~250 ns" grade C) — reference/cpo-parameters.md §3.
+# Quantum-2 "<150 ns", Tomahawk-6 "~250 ns" grade C).
 DEFAULT_SWITCH_LATENCY_S = 300e-9
 
 

@@ -12,9 +12,10 @@ Per link (one cable record of the topology; ``bundle`` parallel cables):
 * Repair: a pluggable (or cable) is swapped (``repair_time``). A CPO/optical-I/O end with a
   field-replaceable external laser: a laser failure is a laser-module swap (``repair_time``);
   any other engine failure needs the ``nonreplaceable_repair_time`` (whole switch or board
-  swapped). We default to that, not a spare-lane remap: every shipping CPO switch in reference
-  §4 (Bailly, Davisson, Quantum-X/Spectrum-X photonics) has detachable lasers, none documents
-  spare optical lanes. The link's repair time is the rate-weighted mean.
+  swapped). We default to that, not a spare-lane remap: every shipping CPO switch we found
+  documented (Broadcom Bailly and Davisson, Nvidia Quantum-X/Spectrum-X Photonics) has
+  detachable lasers, none documents spare optical lanes. The link's repair time is the
+  rate-weighted mean.
 
 Per switch (scale-out tiers only): ``1e9 / switch.mtbf_h`` FIT for the box (ASIC board, PSUs,
 fans, CPU); its port optics are already in the links.

@@ -1,4 +1,4 @@
-"""Reach-dependent electrical channel model (reference §2c, §2d, §2f).
+"""Reach-dependent electrical channel model (PCB, package, connector and twinax loss vs frequency).
 
 Insertion loss at the Nyquist frequency ``f`` (half the PAM4 baud rate) is a sum of parts,
 each read from ``parameters.csv``::

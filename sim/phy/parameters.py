@@ -1,9 +1,9 @@
 """The one table of physical-layer defaults, ``parameters.csv``, and user overrides.
 
 Every number the link models use is a row of ``parameters.csv`` with columns
-``key, value, unit, source, grade, note`` (grades as in ``reference/cpo-parameters.md``:
-A primary, B trade press quoting a primary, C secondary, D derived by us with the arithmetic
-in ``note``, U unverified). Nothing is duplicated in code: the modules beside this one only
+``key, value, unit, source, grade, note`` (grades: A primary source — datasheet, standard,
+paper —, B trade press quoting a primary, C secondary, D derived by us with the arithmetic in
+``note``, U unverified). Nothing is duplicated in code: the modules beside this one only
 read :class:`Parameters`.
 
 The table is parsed once into frozen :class:`Param` records. ``Parameters[key]`` is the value

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.fabric.accounting import dynamic_energy_j
+
 
 def link_table(topology, fabric, iteration_s: float) -> pd.DataFrame:
     df = topology.links_frame()
@@ -30,7 +32,7 @@ def energy_table(topology, fabric, iteration_s: float) -> pd.DataFrame:
     df["power_w"] = df["port_total_power_w"]
     df["module_power_w"] = df["port_power_w"]
     df["energy_j"] = df["power_w"] * iteration_s
-    df["dynamic_energy_j"] = df["bytes"] * 8.0 * df["energy_pj_per_bit"] * 1e-12
+    df["dynamic_energy_j"] = dynamic_energy_j(df["bytes"], df["energy_pj_per_bit"])
     df["cables"] = 0.5  # two directed links per cable
     g = df.groupby(["tier", "tech"], sort=True).agg(
         cables=("cables", "sum"), power_w=("power_w", "sum"),

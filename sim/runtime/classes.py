@@ -1,7 +1,8 @@
 """Rank classes: the units the runtime drives, and how their collectives and p2p ops meet.
 
 A *class* is a set of ranks that run the same program and are driven by one control loop.
-In ``per-rank`` mode every rank is its own class (the plain path). In ``grouped`` mode a class
+In ``per-rank`` mode (``SpeedOptions(rank_classes=False)``) every rank is its own class (the
+plain path). In ``grouped`` mode (``rank_classes=True``, the default) a class
 is a whole :class:`~workloads.trace.Program` (split where its point-to-point peers would lie in
 two classes, see :func:`_split_by_peers`): its ranks issue every op at the same instant, and
 each collective is launched on all the communicators the class touches at once. The fabric still

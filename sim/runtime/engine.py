@@ -11,6 +11,11 @@ communicator matches the k-th of every other member) and then run on the fabric 
 sides have posted, and both ops finish when the bytes are delivered. The scheduler is
 callback-driven (no SimPy process per op), so its cost is a few Python calls per op.
 
+Speed-ups (:class:`sim.fabric.speed.SpeedOptions`, by default the fabric's): ``rank_classes``
+drives each class of identical ranks once (off: one class per rank), ``replay`` fast-forwards
+isolated collectives (:mod:`sim.runtime.fastpath`) where the fabric promises replayable timing
+(``capabilities.replay``); the options reach every collective this runtime launches.
+
 Progress: an optional ``progress(ops_done, ops_total)`` callback hears how many of the ops the
 runtime will run (one per op per rank class) have finished — at the start, at most every
 :data:`PROGRESS_INTERVAL_S` of wall time while running (the clock is read once per
@@ -30,6 +35,7 @@ import numpy as np
 import simpy
 
 from sim.errors import CposimError
+from sim.fabric.speed import SpeedOptions, resolve
 from sim.runtime.classes import Membership, RankClass, build_classes
 from workloads.trace import Op, Trace
 
@@ -79,18 +85,26 @@ class _ClassState:
 
 
 class Runtime:
-    def __init__(self, env: simpy.Environment, fabric, trace: Trace, *, mode: str = "grouped",
+    def __init__(self, env: simpy.Environment, fabric, trace: Trace, *,
                  placement: np.ndarray | None = None, compute_model: ComputeModel | None = None,
-                 algorithm: str = "auto", chunks: int = 1, fast_forward: bool = True,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 algorithm: str = "auto", chunks: int = 1, speed: SpeedOptions | None = None,
+                 progress: Callable[[int, int], None] | None = None,
+                 mode: str | None = None, fast_forward: bool | None = None) -> None:
+        """``speed``: the speed-ups (default: the fabric's options). ``mode`` and
+        ``fast_forward`` are deprecated aliases (``mode="per-rank"``:
+        ``rank_classes=False``; ``fast_forward=False``: no replay, no periodic schedules)."""
         from sim.comm import Communicator, run_collective  # the comm layer sits above us
+        from sim.comm.ops import as_collective
 
         self._Communicator = Communicator
         self._run_collective = run_collective
+        self._as_collective = as_collective
         self.env = env
         self.fabric = fabric
         self.trace = trace
-        self.mode = mode
+        self.speed = resolve(speed, fabric.speed, "Runtime", fast_forward=fast_forward,
+                             mode=mode)
+        self.mode = self.speed.mode
         self.algorithm = algorithm
         self.chunks = chunks
         self.compute_model = compute_model
@@ -104,7 +118,7 @@ class Runtime:
         if len(self.placement) != trace.world_size or (self.placement >= n_gpus).any():
             raise CposimError("placement must map every rank to a GPU of the topology",
                               field="placement")
-        self.classes = build_classes(trace, mode)
+        self.classes = build_classes(trace, self.mode)
         self.members = Membership(trace, self.classes)
         self.states = [_ClassState(c) for c in self.classes]
         self.ops_total = sum(len(c.ops) for c in self.classes)
@@ -121,9 +135,8 @@ class Runtime:
         self._coll_of: dict[tuple[int, str], tuple] = {}    # (class, group) -> component
         self._p2p_eps: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self.collectives_launched = 0
-        self.fast_forward = bool(fast_forward)
         self.fastpath = None
-        if fast_forward and getattr(fabric, "fidelity", "") in ("flow", "analytical"):
+        if self.speed.replay and fabric.capabilities.replay:
             from sim.runtime.fastpath import FastPath
 
             self.fastpath = FastPath(self)
@@ -270,11 +283,10 @@ class Runtime:
         if self.fastpath is not None and self.fastpath.try_replay(op, cid, done):
             return
         comms = [self._communicator(op.group, int(r)) for r in rows]
-        kind = "allreduce" if op.collective == "barrier" else op.collective
-        size = 0.0 if op.collective == "barrier" else op.size_bytes
+        kind, size = self._as_collective(op.collective, op.size_bytes)
         ev = self._run_collective(self.env, self.fabric, comms, kind, size,
                                   algorithm=op.algorithm or self.algorithm, chunks=self.chunks,
-                                  split_bytes=op.split_bytes, fast_forward=self.fast_forward)
+                                  split_bytes=op.split_bytes, speed=self.speed)
         ev.callbacks.append(done)
 
     # ---- point to point --------------------------------------------------------------------

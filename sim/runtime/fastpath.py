@@ -12,10 +12,13 @@ when, from the trace alone:
 2. in every program, the collectives on its group are totally ordered by dependencies, so two
    of them never overlap on the same links.
 
-Anything else (shared scale-out links, concurrent buckets, the packet model) takes the plain
-path through the fabric. With the ``analytical`` fidelity there is no contention at all, so every
-collective is replayed from the memo. Byte and energy totals of replayed collectives are booked
-on the real fabric with :meth:`Fabric.account`.
+Anything else (shared scale-out links, concurrent buckets) takes the plain path through the
+fabric, and the runtime makes no fast path at all on a fabric that does not promise replayable
+timing (``capabilities.replay``: not the packet model, not a fabric whose capacities may
+change). On a fabric that times everything in closed form (``capabilities.closed_form``) there
+is no contention at all, so every collective and send/recv is replayed from a memo of its
+closed-form cost. Byte and energy totals of replayed collectives are booked on the real fabric
+with :meth:`Fabric.account`.
 """
 
 from __future__ import annotations
@@ -26,24 +29,20 @@ from collections import defaultdict
 import numpy as np
 import simpy
 
-from sim.comm.run import analytical_cost, plan_collective
-from sim.fabric.base import LinkBytes
-from workloads.trace import Op
+from sim.comm.accounting import closed_form_cost
+from sim.comm.ops import as_collective
+from sim.comm.planning import TransferPlan, plan_collective
+from sim.fabric.accounting import LinkBytes
+from workloads.trace import Op, topological_order
 
 
 def _ordered_on_group(ops: list[Op], group: str) -> bool:
     """Are the collectives on ``group`` a chain (each depends on all earlier ones)?"""
     pos = {op.id: i for i, op in enumerate(ops)}
-    indeg = [len(op.deps) for op in ops]
-    children: list[list[int]] = [[] for _ in ops]
-    for i, op in enumerate(ops):
-        for d in op.deps:
-            children[pos[d]].append(i)
-    ready = [i for i, n in enumerate(indeg) if n == 0]
+    order, _ = topological_order({i: [pos[d] for d in op.deps] for i, op in enumerate(ops)})
     anc = [0] * len(ops)  # bitset of this group's collectives at or before op (inclusive)
     k = 0
-    while ready:
-        i = ready.pop()
+    for i in order:
         op = ops[i]
         a = 0
         for d in op.deps:
@@ -54,37 +53,28 @@ def _ordered_on_group(ops: list[Op], group: str) -> bool:
             a |= 1 << k
             k += 1
         anc[i] = a
-        for c in children[i]:
-            indeg[c] -= 1
-            if indeg[c] == 0:
-                ready.append(c)
     return True
 
 
 class FastPath:
     def __init__(self, runtime) -> None:
-        from sim.fabric import make_fabric
-
         # a proxy: the runtime owns this object, and a cycle between them would keep the whole
         # trace (10^5 ops on a 131k-GPU job) alive until a full garbage collection
         self.rt = weakref.proxy(runtime)
         fab = self._fabric = runtime.fabric
         self._timeout = runtime.env.timeout
         self._default_algo = (runtime.algorithm, runtime.chunks)
-        self.exact_always = fab.fidelity == "analytical"
+        self._speed = runtime.speed
+        self.exact_always = fab.capabilities.closed_form
         self.env = simpy.Environment()
         if self.exact_always:
-            # analytical costs are closed forms read off the routes: nothing to simulate, so
-            # they are computed on the real fabric (read only) without a scratch copy
+            # closed-form costs are read off the routes: nothing to simulate, so they are
+            # computed on the real fabric (read only) without a scratch copy
             self.scratch = fab
         else:
-            self.scratch = make_fabric(self.env, fab.topology, fidelity=fab.fidelity,
-                                       routing=getattr(fab, "routing", "ecmp-hash"),
-                                       seed=getattr(fab, "seed", 0))
-            if getattr(fab, "router", None) is not None and hasattr(self.scratch, "router"):
-                # same topology, routing and seed -> the same deterministic routes: share the
-                # route cache instead of computing every route twice (a cache, not state)
-                self.scratch.router = fab.router
+            # the same model, routes (shared: a cache, not state) and options, on a private
+            # environment
+            self.scratch = fab.scratch_copy(self.env, runtime.speed)
         self.memo: dict[tuple, tuple[float, LinkBytes, float]] = {}
         self.p2p_memo: dict[tuple, tuple[float, LinkBytes, float]] = {}
         self.eligible: set[tuple[str, int]] = set()
@@ -119,13 +109,14 @@ class FastPath:
             every = rt._comm_cache[group]
             comms = [every[r] for r in rows.tolist()]
             self._comms[(group, cid)] = comms
-        kind = "allreduce" if coll == "barrier" else coll
-        size = 0.0 if coll == "barrier" else size
+        kind, size = as_collective(coll, size)
         if self.exact_always:
-            _, _, chunks, groups = plan_collective(self.scratch, comms, kind, size,
-                                                  algorithm=algo, chunks=chunks,
-                                                  split_bytes=split)
-            return analytical_cost(self.scratch, groups, chunks)
+            f = self.scratch
+            plan = plan_collective(f, comms, kind, size, algorithm=algo, chunks=chunks,
+                                   split_bytes=split,
+                                   periodic=self._speed.periodic
+                                   and f.capabilities.periodic_schedules)
+            return closed_form_cost(f, plan)
 
         def start(env, f):
             return rt._run_collective(env, f, comms, kind, size, algorithm=algo, chunks=chunks,
@@ -192,19 +183,18 @@ class FastPath:
 
     # ---- replay ------------------------------------------------------------------------------
     def try_replay_p2p(self, src, dst, size, done, key=None) -> bool:
-        """Analytical fidelity only (no contention, so a transfer's time depends on nothing
+        """Closed-form fabrics only (no contention, so a transfer's time depends on nothing
         else): replay point-to-point transfers from a memo keyed by their endpoints and sizes
-        (or by ``key``, which the caller guarantees names them), measured once on the scratch
-        fabric. False -> plain path."""
+        (or by ``key``, which the caller guarantees names them), costed once on the fabric.
+        False -> plain path."""
         if not self.exact_always:
             return False
         if key is None:
             key = (src.tobytes(), dst.tobytes(), size.tobytes())
         got = self.p2p_memo.get(key)
         if got is None:
-            times, lb = self.scratch.costs(src, dst, size)
-            got = (float(times.max()) if times.size else 0.0, lb, float(size.sum()))
-            self.p2p_memo[key] = got
+            got = self.p2p_memo[key] = closed_form_cost(self.scratch,
+                                                        TransferPlan(src, dst, size))
         self._replay(got, done)
         self.p2p_replayed += 1
         return True

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from sim.fabric.speed import SpeedOptions, resolve
 from sim.gcpause import cyclic_gc_paused
 from sim.runtime.engine import ComputeModel, Runtime
 from sim.runtime.timeline import attribute
@@ -27,27 +28,32 @@ class RunResult:
     fabric: object = field(default=None, repr=False)  # the fabric, for byte/energy reports
 
 
-def simulate(trace: Trace, topology, *, fidelity: str = "flow", mode: str = "grouped",
+def simulate(trace: Trace, topology, *, fidelity: str = "flow",
              placement: np.ndarray | None = None, compute_model: ComputeModel | None = None,
              algorithm: str = "auto", chunks: int = 1, routing: str = "ecmp-hash",
-             seed: int = 0, fast_forward: bool = True,
-             progress: Callable[[int, int], None] | None = None) -> RunResult:
+             seed: int = 0, speed: SpeedOptions | None = None,
+             progress: Callable[[int, int], None] | None = None,
+             mode: str | None = None, fast_forward: bool | None = None) -> RunResult:
     """Run one iteration of ``trace`` on ``topology`` and summarise it.
+
+    ``speed``: the speed-ups (:class:`SpeedOptions`, default all on; given once, to the
+    fabric, which the runtime and every collective follow). ``SpeedOptions.plain()`` is the
+    plain path. ``mode`` (``grouped`` | ``per-rank``: ``rank_classes``) and ``fast_forward``
+    (``False``: no replay, periodic schedules, incremental re-solve or solo replay) are
+    deprecated aliases.
 
     ``progress(ops_done, ops_total)``, if given, is told how far the runtime is (see
     :mod:`sim.runtime.engine`); it does not change the result."""
     from sim.fabric import make_fabric
 
+    speed = resolve(speed, SpeedOptions(), "simulate", fast_forward=fast_forward, mode=mode)
     t0 = time.perf_counter()
     with cyclic_gc_paused():     # see sim.gcpause
         env = simpy.Environment()
-        fabric = make_fabric(env, topology, fidelity=fidelity, routing=routing, seed=seed)
-        if not fast_forward and hasattr(fabric, "incremental"):
-            # the plain path: every re-solve from scratch, every batch simulated in place
-            fabric.incremental = fabric.solo_replay = False
-        rt = Runtime(env, fabric, trace, mode=mode, placement=placement,
-                     compute_model=compute_model, algorithm=algorithm, chunks=chunks,
-                     fast_forward=fast_forward, progress=progress)
+        fabric = make_fabric(env, topology, fidelity=fidelity, routing=routing, seed=seed,
+                             speed=speed)
+        rt = Runtime(env, fabric, trace, placement=placement, compute_model=compute_model,
+                     algorithm=algorithm, chunks=chunks, progress=progress)
         rt.run()
         return _summarise(rt, fabric, time.perf_counter() - t0)
 
@@ -129,7 +135,7 @@ def _summarise(rt: Runtime, fabric, wall_s: float) -> RunResult:
         "collectives_launched": rt.collectives_launched,
         "collectives_replayed": rt.fastpath.replayed if rt.fastpath else 0,
     }
-    stats = dict(getattr(fabric, "stats", {}) or {})
+    stats = dict(fabric.stats)
     return RunResult(iteration, ops_df, classes, summary, stats, wall_s, fabric)
 
 

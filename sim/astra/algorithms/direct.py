@@ -11,7 +11,8 @@ process_max_count, get_non_zero_latency_packets``), not cposim's ``sim/comm`` di
 * all-reduce: in the second half (``stream_count <= n-1``) nothing is sent until all n-1
   first-half messages have been *received*; then each General event sends up to P packets.
 
-Lock-step closed forms (SEMANTICS.md §9.2, all destinations equally far): A2A ``2E + T_max``,
+Lock-step closed forms (the rules above, every NPU in step and all destinations equally far;
+tests/test_astra_microbench.py checks them against ASTRA-sim's binaries): A2A ``2E + T_max``,
 RS ``2E + T_max + R(m)``, AG ``2E + T_max`` (m = D), AR ``3E + 2T + R(m)``.
 """
 

@@ -13,7 +13,8 @@ ASTRA-sim semantics (``.../collective_algorithm/HalvingDoubling.cc``), not cposi
   ASTRA-sim: an error here). The reduction is charged on the next outgoing message's size,
   k-1 times (rounds of 1 zero-latency packet + ``log2(n) - 1`` others).
 
-Closed form (SEMANTICS.md §9.3), AR: ``(2k+1)E + 2 sum_j T(D/2^j, o=2^(j-1)) +
+Closed form (the rules above, every NPU in step; tests/test_astra_microbench.py checks it
+against ASTRA-sim's binaries), AR: ``(2k+1)E + 2 sum_j T(D/2^j, o=2^(j-1)) +
 sum_{j>=2} R(D/2^j)``.
 """
 

@@ -18,7 +18,8 @@ cposim's textbook ring (``sim/comm/algorithms/ring.py``):
   a slot with a pending packet and sends left sends it and posts the matching receive; each
   receive inserts one packet. The phase ends when no sends are left and all P slots are free.
 
-Lock-step closed forms (SEMANTICS.md §9.1): AR ``E + 2(n-1)(T+E) + (n-1)R(m)``, RS
+Lock-step closed forms (the rules above with every NPU in step; tests/test_astra_microbench.py
+checks them against ASTRA-sim's binaries): AR ``E + 2(n-1)(T+E) + (n-1)R(m)``, RS
 ``E + (n-1)(T+E+R(m))``, AG ``E + (n-1)(T+E)``, A2A ``E + n(n-1)/2 (T+E)``.
 """
 
