@@ -269,3 +269,17 @@ def test_trace_info_shows_the_reading(tmp_path):
                           "--pipeline", "simai"], capture_output=True, text=True,
                          check=True).stdout
     assert "pipeline      simai:" in out and "3/(8*2)" in out
+
+
+def test_every_reader_option_reaches_the_reader(tmp_path):
+    # the option check of read_trace must let through every option read_astra_text takes
+    from workloads.io import read_trace
+
+    wl = tmp_path / "aicb.txt"
+    wl.write_text(aicb(pp=4, ga=8, layers=4, vpp=1))
+    t = read_trace(wl, schedule="gpipe", pp_overlap=0.5)
+    assert "gpipe" in str(t.metadata.get("pipeline", ""))
+    out = subprocess.run([sys.executable, "-m", "sim", "trace", "info", str(wl),
+                          "--schedule", "gpipe"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "gpipe" in out.stdout

@@ -16,7 +16,7 @@ from workloads.trace import Trace
 FORMATS = ("native", "astra-sim-1.0", "simai", "chakra-et", "chakra-json")
 # Reader options by format (besides ``format`` and ``world_size``): a study's [workload] table
 # and the CLI pass them through, so an unknown one must be named here, not fail inside a reader.
-TEXT_OPTIONS = ("dims", "micro", "update", "pipeline")
+TEXT_OPTIONS = ("dims", "micro", "update", "pipeline", "schedule", "pp_overlap")
 WRITE_FORMATS = ("native", "chakra-et", "chakra-json")
 
 
