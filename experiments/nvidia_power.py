@@ -28,8 +28,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+import sim
 from experiments.common import TECH_STYLE, Check, FigureResult, apply_style
-from sim.fabric import build_topology
 from sim.phy import load_parameters
 
 NV = "Nvidia GTC25 / Hot Chips 25 (TechPowerUp, notebookcheck, Nvidia dev blog)"
@@ -49,8 +49,8 @@ SCENARIOS = {
 
 
 def build(gpus: int, policy: str, tiers: int):
-    return build_topology("gb200-nvl72", gpus=gpus, policy=policy,
-                          tier_policy={"scaleup": "copper-first"}, tiers=tiers, **CLUSTER)
+    return sim.topology("gb200-nvl72", gpus, policy=policy,
+                        tier_policy={"scaleup": "copper-first"}, tiers=tiers, **CLUSTER)
 
 
 def per_gpu(topo) -> float:

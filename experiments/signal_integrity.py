@@ -24,9 +24,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+import sim
 from experiments.common import TECH_STYLE, Check, FigureResult, apply_style
 from sim.phy import channel as ch
-from sim.phy import load_parameters, resolve_link
+from sim.phy import load_parameters
 
 NV = "Nvidia GTC25 (notebookcheck, TechPowerUp): 22 dB -> 4 dB, '63x signal integrity'"
 RATES = (100e9, 200e9)
@@ -125,8 +126,8 @@ def run(quick: bool = False) -> FigureResult:
     plug200, cpo200 = tot[(200e9, "pluggable")], tot[(200e9, "cpo")]
     plug100, cpo100 = tot[(100e9, "pluggable")], tot[(100e9, "cpo")]
     # resolve_link reports the same host-path loss the budget adds up (the figure is the model)
-    link_plug, link_cpo = resolve_link("pluggable-dsp", 200e9, 10.0), resolve_link("cpo", 200e9,
-                                                                                   10.0)
+    link_plug, link_cpo = sim.link("pluggable-dsp", "200G", "10 m"), sim.link("cpo", "200G",
+                                                                              "10 m")
     ratio = 10 ** ((plug200 - cpo200) / 10)
     in6_8 = sweep[(sweep.host_pcb_in >= 6) & (sweep.host_pcb_in <= 8)].ratio
     checks = [

@@ -18,10 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 from sim.errors import CposimError
-from sim.units import format_si, parse_bandwidth_Bps, parse_bytes, parse_time_s
+from sim.units import format_si
 
 SWITCH = "switch"
 
@@ -82,82 +81,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=handle)
 
 
-def _topology(args: argparse.Namespace):
-    from sim.fabric import build_topology, single_switch
-
-    if args.gpus is not None and args.gpus < 1:
-        raise CposimError(f"--gpus must be >= 1, got {args.gpus}", field="gpus")
-    if args.topology == SWITCH:
-        if args.policy is not None or args.tier_policy:
-            raise CposimError("--policy / --tier-policy need a preset topology; the switch "
-                              "topology has idealised links", field="policy")
-        bw = parse_bandwidth_Bps(args.link_bandwidth or "50GB/s", field="link-bandwidth")
-        lat = parse_time_s(args.link_latency or "500ns", field="link-latency")
-        sw = parse_time_s(args.switch_latency or "0s", field="switch-latency")
-        n = 8 if args.gpus is None else args.gpus
-        desc = {"topology": SWITCH, "link_bandwidth_Bps": bw, "link_latency_s": lat,
-                "switch_latency_s": sw}
-        return single_switch(n, link_bandwidth_bps=8 * bw, link_latency_s=lat,
-                             switch_latency_s=sw), desc
-    for opt in ("link_bandwidth", "link_latency", "switch_latency"):
-        if getattr(args, opt) is not None:
-            raise CposimError(f"--{opt.replace('_', '-')} only applies to --topology switch; "
-                              "preset links come from the PHY model", field=opt.replace("_", "-"))
-    policy = args.policy or "copper-first"
-    topo = build_topology(args.topology, gpus=args.gpus, policy=policy,
-                          tier_policy=args.tier_policy)
-    return topo, {"topology": args.topology, "policy": policy,
-                  "tier_policy": args.tier_policy or {}}
+# the API's parameter names that are hyphenated options here
+_OPTION = {"link_bandwidth": "link-bandwidth", "link_latency": "link-latency",
+           "switch_latency": "switch-latency"}
 
 
 def handle(args: argparse.Namespace) -> int:
-    import numpy as np
-    import simpy
+    from sim.api import collective
 
-    from sim.comm import (Communicator, analytical_time, normalise_algorithm, normalise_op,
-                          plan_collective, run_collective)
-    from sim.fabric import FIDELITIES, make_fabric
-
-    op = normalise_op(args.op, field="op")
-    algo = normalise_algorithm(args.algo, field="algo")
-    size = parse_bytes(args.size, field="size")
-    if args.fidelity not in FIDELITIES:
-        raise CposimError(f"unknown fidelity {args.fidelity!r}; choose from "
-                          f"{', '.join(FIDELITIES)}", field="fidelity")
-    if args.chunks < 1:
-        raise CposimError(f"--chunks must be >= 1, got {args.chunks}", field="chunks")
-    topo, desc = _topology(args)
-    n = topo.n_gpus
-    if not 0 <= args.root < n:
-        raise CposimError(f"--root {args.root} is not a rank of {n} GPUs", field="root")
-    t0 = time.perf_counter()
-    env = simpy.Environment()
-    fabric = make_fabric(env, topo, fidelity=args.fidelity, routing=args.routing, seed=args.seed)
-    comm = Communicator("world", np.arange(n), np.arange(n))
-    ev = run_collective(env, fabric, comm, op, size, algorithm=algo, chunks=args.chunks,
-                        root=args.root, intra=args.intra, inter=args.inter)
-    env.run()
-    r = ev.value
-    wall = time.perf_counter() - t0
-    # the closed form from the periodic (one-step) schedule where the algorithm has one: the
-    # full ring schedule is O(n^2) rows (gigabytes at 16k GPUs)
-    plan = plan_collective(fabric, comm, op, size, algorithm=algo, chunks=args.chunks,
-                           root=args.root, intra=args.intra, inter=args.inter, periodic=True)
-    t_cf = analytical_time(fabric, plan)
-    techs = sorted(r.link_bytes_by_tech)
-    out = {
-        "op": op, "algorithm": r.algorithm, "gpus": n, "size_bytes": size, "chunks": args.chunks,
-        "fidelity": r.fidelity, **desc,
-        "time_s": r.time_s, "algbw_Bps": r.algbw_Bps, "busbw_Bps": r.busbw_Bps,
-        "busbw_factor": r.busbw_Bps / r.algbw_Bps if r.algbw_Bps else None,
-        "energy_j": r.energy_j, "energy_pj_per_bit": (r.energy_j / (8 * r.bytes_on_wire) * 1e12
-                                                      if r.bytes_on_wire else 0.0),
-        "bytes_on_wire": r.bytes_on_wire, "link_bytes": r.link_bytes,
-        "per_technology": [{"tech": t, "link_bytes": r.link_bytes_by_tech[t],
-                            "energy_j": r.energy_by_tech.get(t, 0.0)} for t in techs],
-        "closed_form_time_s": t_cf, "steps": r.n_steps, "waves": r.n_waves,
-        "phases": list(r.phases), "wall_s": wall,
-    }
+    try:
+        run = collective(args.op, args.algo, args.gpus, args.size, topology=args.topology,
+                         fidelity=args.fidelity, link_bandwidth=args.link_bandwidth,
+                         link_latency=args.link_latency, switch_latency=args.switch_latency,
+                         policy=args.policy, tier_policy=args.tier_policy, chunks=args.chunks,
+                         root=args.root, intra=args.intra, inter=args.inter,
+                         routing=args.routing, seed=args.seed)
+    except CposimError as exc:
+        if exc.field not in _OPTION:
+            raise
+        raise CposimError(exc.message, file=exc.file, line=exc.line,
+                          field=_OPTION[exc.field]) from None
+    out = run.to_dict()
     if args.json:
         json.dump(out, sys.stdout, indent=2)
         print()

@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from sim.errors import CposimError
-from sim.units import format_si, parse_length_m, parse_rate_bps
+from sim.units import format_si
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,34 +55,21 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from sim.phy import DESCRIPTION, load_parameters, resolve_link, technologies
+    from sim.api import link
+    from sim.phy import DESCRIPTION, load_parameters, technologies
 
     params = load_parameters(_overrides(args))
     if args.list:
         return _list(params, args.json)
     if not args.tech:
         raise CposimError("give --tech (or --list)", field="tech")
-    if args.tech not in technologies():
-        raise CposimError(f"unknown technology {args.tech!r}; choose from "
-                          f"{', '.join(technologies())}", field="tech")
-    if args.length is None:
+    if args.length is None and args.tech in technologies():
         raise CposimError("give --length, e.g. --length 1.5m", field="length")
-    for name, text, parse in (("length", args.length, parse_length_m),
-                              ("lane-rate", args.lane_rate, parse_rate_bps)):
-        if text.strip().startswith("-"):
-            try:
-                parse(text.strip()[1:], field=name)
-            except CposimError:
-                pass  # not a quantity with the sign removed either: the parse below says so
-            else:
-                raise CposimError(f"{text!r} is negative", field=name)
-    length = parse_length_m(args.length, field="length")
-    rate = parse_rate_bps(args.lane_rate, field="lane-rate")
-    try:
-        result = resolve_link(args.tech, rate, length, params=params)
+    try:    # the API checks and resolves; the option is --lane-rate here
+        result = link(args.tech, args.lane_rate, args.length, params=params)
     except CposimError as exc:
-        if exc.field == "lane_rate":  # name the value as the user typed it
-            raise CposimError(f"{args.lane_rate!r}: {exc.message}", field="lane-rate") from None
+        if exc.field == "lane_rate":
+            raise CposimError(exc.message, field="lane-rate") from None
         raise
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=2)

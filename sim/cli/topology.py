@@ -64,7 +64,7 @@ def handle_list(args) -> int:
 
 
 def handle_info(args) -> int:
-    from sim.fabric.presets import build_topology
+    from sim.api import topology
     from sim.units import parse_rate_bps
 
     kw = {}
@@ -76,8 +76,8 @@ def handle_info(args) -> int:
     if args.gpus is not None and args.gpus < 1:
         raise CposimError("must be >= 1", field="--gpus")
     lane = None if args.lane_rate is None else parse_rate_bps(args.lane_rate, field="--lane-rate")
-    topo = build_topology(args.topology, gpus=args.gpus, policy=args.policy,
-                          tier_policy=args.tier_policy, lane_rate_bps=lane, **kw)
+    topo = topology(args.topology, args.gpus, policy=args.policy,
+                    tier_policy=args.tier_policy, lane_rate=lane, **kw)
     s = topo.summary()
     if args.json:
         json.dump(s, sys.stdout, indent=2, sort_keys=False)

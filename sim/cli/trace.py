@@ -15,7 +15,6 @@ import argparse
 import json
 import logging
 import sys
-from collections import Counter, defaultdict
 
 from sim.errors import CposimError
 from sim.units import format_si
@@ -24,87 +23,11 @@ log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------- summary
-def _ranks_text(ranks) -> str:
-    r = sorted(int(x) for x in ranks)
-    if not r:
-        return ""
-    parts, start, prev = [], r[0], r[0]
-    for x in r[1:] + [None]:
-        if x is not None and x == prev + 1:
-            prev = x
-            continue
-        parts.append(f"{start}" if start == prev else f"{start}-{prev}")
-        if x is not None:
-            start = prev = x
-    return ",".join(parts)
-
-
-def _num(x: float):
-    return int(x) if float(x).is_integer() else x
-
-
 def summarize(trace, path: str = "") -> dict:
-    """Facts about a trace, JSON-ready. Per-rank figures (ops, bytes, compute) are what one
-    rank runs, averaged over all ranks; ``total_*`` sum over all ranks."""
-    world = trace.world_size
-    ops_by_kind: Counter = Counter()
-    coll_per_rank: dict = defaultdict(float)
-    group_per_rank: dict = defaultdict(float)
-    coll_total: dict = defaultdict(float)
-    p2p_per_rank: dict = defaultdict(float)
-    coll_count: Counter = Counter()
-    compute_s = 0.0
-    flops = 0.0
-    layers: set = set()
-    programs = []
-    for prog in trace.programs:
-        n = len(prog.ranks)
-        kinds = Counter(op.kind for op in prog.ops)
-        for k, v in kinds.items():
-            ops_by_kind[k] += n * v
-        programs.append({"name": prog.name, "ranks": _ranks_text(prog.ranks), "n_ranks": n,
-                         "ops": len(prog.ops)})
-        for op in prog.ops:
-            if op.layer is not None:
-                layers.add(op.layer)
-            if op.kind == "compute":
-                compute_s += n * (op.duration_s or 0.0) / world
-                flops += n * (op.flops or 0.0) / world
-            elif op.kind == "collective":
-                coll_per_rank[op.collective] += n * op.size_bytes / world
-                group_per_rank[op.group] += n * op.size_bytes / world
-                coll_total[op.collective] += n * op.size_bytes
-                coll_count[op.collective] += n
-            else:
-                p2p_per_rank[op.kind] += n * op.size_bytes / world
-                if op.group:
-                    group_per_rank[op.group] += n * op.size_bytes / world
-    md = trace.metadata
-    return {
-        "file": path,
-        "format": md.get("format"),
-        "world_size": world,
-        "ranks": _ranks_text(r for p in trace.programs for r in p.ranks),
-        "programs": len(trace.programs),
-        "program_list": programs,
-        "layers": md.get("layers", len(layers)),
-        "ops_by_kind": {k: _num(v / world) for k, v in sorted(ops_by_kind.items())},
-        "ops_total": sum(ops_by_kind.values()),
-        "collectives_by_type": {k: _num(v / world) for k, v in sorted(coll_count.items())},
-        "bytes_by_collective": dict(sorted(coll_per_rank.items())),
-        "bytes_by_group": dict(sorted(group_per_rank.items())),
-        "p2p_bytes": dict(sorted(p2p_per_rank.items())),
-        "total_bytes_by_collective": dict(sorted(coll_total.items())),
-        "compute_s_per_rank": compute_s,
-        "flops_per_rank": flops,
-        "parallelism": md.get("parallelism"),
-        "header": md.get("header", {}),
-        "groups": {n: {"size": g.size, "communicators": int(g.members.shape[0])}
-                   for n, g in trace.groups.items()},
-        "pipeline": md.get("pipeline"),
-        "assumptions": md.get("assumptions", []),
-        "notes": md.get("notes", []),
-    }
+    """Facts about a trace, JSON-ready: :func:`sim.api.trace_info`."""
+    from sim.api import trace_info
+
+    return trace_info(trace, path=path)
 
 
 def _table(s: dict) -> str:
@@ -156,7 +79,7 @@ def _dims(text: str | None):
 
 
 def _read(args):
-    from workloads.io import read_trace
+    from sim.api import load_trace
 
     opts = {}
     if args.dims is not None:
@@ -168,7 +91,7 @@ def _read(args):
     for key in ("pipeline", "schedule", "pp_overlap"):
         if getattr(args, key, None) is not None:
             opts[key] = getattr(args, key)
-    return read_trace(args.file, world_size=args.world_size, **opts)
+    return load_trace(args.file, world_size=args.world_size, **opts)
 
 
 def _print_info(trace, path: str, as_json: bool) -> None:
@@ -182,10 +105,10 @@ def handle_info(args: argparse.Namespace) -> int:
 
 
 def handle_convert(args: argparse.Namespace) -> int:
-    from workloads.io import write_trace
+    from sim.api import save_trace
 
     trace = _read(args)
-    paths = write_trace(trace, args.out, format=args.to)
+    paths = save_trace(trace, args.out, format=args.to)
     s = summarize(trace, str(args.file))
     if args.json:
         print(json.dumps({"in": str(args.file), "format_in": s["format"],
@@ -208,10 +131,10 @@ def _generator_missing(reason: str):
 
 def _handle_generate(generate_from_args):
     def handler(args: argparse.Namespace) -> int:
-        from workloads.io import write_trace
+        from sim.api import save_trace
 
         trace = generate_from_args(args)
-        write_trace(trace, args.out)
+        save_trace(trace, args.out)
         _print_info(trace, str(args.out), getattr(args, "json", False))
         return 0
     return handler
