@@ -183,7 +183,7 @@ def test_op_count_does_not_grow_with_gpus():
     (dict(gpus=64, tp=8, pp=8, schedule="zigzag"), "schedule"),
     (dict(gpus=64, tp=8, pp=8, recompute="some"), "recompute"),
     (dict(gpus=64, tp=8, pp=8, zero=3), "zero"),
-    (dict(gpus=64, tp=8, pp=8, gpu="a100"), "gpu"),
+    (dict(gpus=64, tp=8, pp=8, gpu="v100"), "gpu"),
     (dict(gpus=64, tp=8, pp=8, fraction=0.0), "fraction"),
     (dict(gpus=64, tp=8, pp=8, micro_batch=0), "micro_batch"),
     (dict(gpus=1024, tp=1, pp=128, global_batch=1024), "pp"),  # 96 layers < 128 stages

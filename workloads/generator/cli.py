@@ -34,9 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--gpus", type=int, required=True, help="total GPUs (= tp*pp*dp)")
     a("--tp", type=int, default=1, help="tensor-parallel size (default 1)")
     a("--pp", type=int, default=1, help="pipeline-parallel stages (default 1)")
-    a("--dp", type=int, default=None, help="data-parallel size (default gpus/(tp*pp))")
+    a("--dp", type=int, default=None, help="data-parallel size (default gpus/(tp*cp*pp))")
     a("--ep", type=int, default=1, help="expert-parallel size, carved out of dp (MoE only)")
     a("--vpp", type=int, default=1, help="virtual stages per pipeline stage (interleaved)")
+    a("--cp", type=int, default=1,
+      help="context-parallel size (Llama 3 all-gather CP: K/V gathered per layer; default 1)")
     a("--sp", action=argparse.BooleanOptionalAction, default=None,
       help="Megatron sequence parallelism (default: on when tp > 1)")
     a("--zero", type=int, choices=(0, 1), default=1,
@@ -53,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--recompute", nargs="?", const="full", default="none",
       choices=("none", "selective", "full"),
       help="activation recomputation (bare --recompute = full)")
+    a("--attention", choices=("flash", "unfused"), default="flash",
+      help="attention kernels: flash (default) or unfused (s x s scores in HBM, pre-2022 "
+           "Megatron)")
+    a("--elementwise", choices=("overlapped", "serial"), default="overlapped",
+      help="element-wise kernels hidden under the GEMM roofline (default) or serial (as "
+           "the validation figure runs them)")
     a("--overlap-param-gather", action="store_true",
       help="with --zero 1: overlap the parameter all-gather with the next forward "
            "(Megatron --overlap-param-gather); default: after the optimizer step")
@@ -66,7 +74,8 @@ def generate_from_args(args: argparse.Namespace):
     from workloads.generator.llm import generate
 
     return generate(args.model, gpus=args.gpus, tp=args.tp, pp=args.pp, dp=args.dp, ep=args.ep,
-                    vpp=args.vpp, sp=args.sp, zero=args.zero, micro_batch=args.micro_batch,
+                    vpp=args.vpp, sp=args.sp, cp=args.cp, attention=args.attention,
+                    elementwise=args.elementwise, zero=args.zero, micro_batch=args.micro_batch,
                     global_batch=args.global_batch, seq_len=args.seq_len, gpu=args.gpu,
                     fraction=args.fraction, schedule=args.schedule, recompute=args.recompute,
                     bucket_size_params=None if args.bucket_size is None

@@ -5,8 +5,11 @@ layer (GEMMs plus fused attention), not end-to-end MFU: bubbles and exposed comm
 what the simulator adds on top. Published end-to-end MFU is lower: Megatron-LM reports up to
 47 % MFU for GPT-scale models on H100 (github.com/NVIDIA/Megatron-LM README), Llama 3 405B ran
 at 38-43 % BF16 MFU on 16k H100 (arXiv 2407.21783, Table 4); large BF16 GEMMs reach ~70 % of
-H100 peak. Hence 0.6 (grade D) for H100, and 0.55 (grade D) for Blackwell parts, whose
-published training efficiency is not yet at Hopper's level. ``hbm_fraction`` is the
+H100 peak. Hence 0.6 (grade D) for H100 and A100, and 0.55 (grade D) for Blackwell parts,
+whose published training efficiency is not yet at Hopper's level. The validation figure
+(``cposim figures validation``) fits one value for A100 and H100 on a published Megatron-LM run
+(``sim/phy/calibration.csv``: 0.628, with element-wise kernels serial) and passes it as
+``fraction``; the presets keep their defaults. ``hbm_fraction`` is the
 achievable fraction of HBM bandwidth for streaming kernels (~85-90 % in STREAM-like tests on
 H100; grade C).
 """
@@ -34,16 +37,27 @@ class GpuSpec:
             if not (0.0 < v <= 1.0):
                 raise CposimError(f"{f} must be in (0, 1], got {v!r}", field=f)
 
-    def compute_time_s(self, flops: float, mem_bytes: float) -> float:
-        """Roofline: the slower of the math and the memory traffic."""
-        return max(flops / (self.peak_flops * self.fraction),
-                   mem_bytes / (self.hbm_bw_Bps * self.hbm_fraction))
+    def compute_time_s(self, flops: float, mem_bytes: float, serial_bytes: float = 0.0) -> float:
+        """Roofline: the slower of the math and the memory traffic, plus ``serial_bytes`` of
+        memory-bound kernels that run on their own (not overlapped with the GEMMs: separate
+        element-wise kernels, an unfused attention's score matrices)."""
+        t = max(flops / (self.peak_flops * self.fraction),
+                mem_bytes / (self.hbm_bw_Bps * self.hbm_fraction))
+        if serial_bytes:
+            t += serial_bytes / (self.hbm_bw_Bps * self.hbm_fraction)
+        return t
 
     def with_fraction(self, fraction: float | None) -> GpuSpec:
         return self if fraction is None else replace(self, fraction=float(fraction))
 
 
 GPUS: dict[str, GpuSpec] = {
+    "a100": GpuSpec(
+        name="a100", peak_flops=312e12, hbm_bw_Bps=2.039e12, hbm_bytes=80e9, fraction=0.6,
+        hbm_fraction=0.85,
+        source="NVIDIA A100 Tensor Core GPU datasheet (SXM4 80GB): BF16/FP16 312 TFLOPS dense "
+               "(624 with sparsity); HBM2e 2,039 GB/s; 80 GB (grade A). fraction 0.6 grade D "
+               "(the validation figure fits its own: sim/phy/calibration.csv)"),
     "h100": GpuSpec(
         name="h100", peak_flops=989.4e12, hbm_bw_Bps=3.35e12, hbm_bytes=80e9, fraction=0.6,
         hbm_fraction=0.85,

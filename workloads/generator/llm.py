@@ -28,9 +28,11 @@ Dependencies encode the execution:
   all-gathers: after the step (Megatron's default), or, with ``overlap_param_gather``, at the
   start of the iteration, each bucket gating the first forward of its layers (the steady
   state of Megatron's ``--overlap-param-gather``, rotated into one iteration).
+* Context parallelism (``cp``): Llama 3's all-gather CP (see ``blocks.py``); the gradient
+  group ``dp`` then spans dp x cp ranks.
 * Left out: the embedding-group all-reduce between first and last stage for tied
-  embeddings, gradient-norm all-reduces, cross-entropy's small TP all-reduces, context
-  parallelism, and load imbalance between experts.
+  embeddings, gradient-norm all-reduces, cross-entropy's small TP all-reduces, and load
+  imbalance between experts.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ PARAM_BYTES = 2                  # bf16 parameter all-gather
 # tp-comm-overlap): tensor-parallel all-reduce / all-gather / reduce-scatter and the MoE
 # all-to-all. They hold the GPU's stream, so they are ordered with the compute around them.
 # Data-parallel gradient and parameter collectives run on their own streams, overlapped.
-IN_STREAM_GROUPS = frozenset({"tp", "ep"})
+IN_STREAM_GROUPS = frozenset({"tp", "ep", "cp"})
 
 
 class _Stage:
@@ -78,15 +80,15 @@ class _Stage:
         return len(self.ops)
 
     def compute(self, name: str, flops: float, mem_bytes: float, deps: tuple[int, ...],
-                layer: str, phase: str) -> int:
-        key = (flops, mem_bytes)
+                layer: str, phase: str, serial_bytes: float = 0.0) -> int:
+        key = (flops, mem_bytes, serial_bytes)
         dur = self._dur.get(key)
         if dur is None:
-            dur = self._dur[key] = self.gpu.compute_time_s(flops, mem_bytes)
+            dur = self._dur[key] = self.gpu.compute_time_s(flops, mem_bytes, serial_bytes)
         i = self._id()
         deps = _with(deps, self.stream_tail)
-        self.ops.append(Op(i, "compute", name, deps, dur, flops, mem_bytes, layer=layer,
-                           phase=phase))
+        self.ops.append(Op(i, "compute", name, deps, dur, flops, mem_bytes + serial_bytes,
+                           layer=layer, phase=phase))
         self.compute_tail = i
         self.stream_tail = i
         return i
@@ -148,6 +150,7 @@ def _block_list(model: ModelSpec, ctx: B.Ctx, layers: range, first: bool,
 @gc_paused          # 10^4-10^5 ops and dependency tuples, no cycles: see sim.gcpause
 def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
              dp: int | None = None, ep: int = 1, vpp: int = 1, sp: bool | None = None,
+             cp: int = 1, attention: str = "flash", elementwise: str = "overlapped",
              zero: int = 1, micro_batch: int = 1, global_batch: int | None = None,
              seq_len: int | None = None, gpu: str | GpuSpec = "h100",
              fraction: float | None = None, schedule: str | None = None,
@@ -159,14 +162,16 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
     vpp > 1, else "1f1b"; ``global_batch``/``seq_len`` to the model's published values;
     ``fraction`` overrides the GPU preset's achievable fraction of peak;
     ``bucket_size_params`` defaults to Megatron DDP's max(40M, 1M·dp) parameters.
+    ``cp``: context parallelism (Llama 3's all-gather CP); ``attention`` (flash | unfused) and
+    ``elementwise`` (overlapped | serial): the kernel model of ``blocks.py``.
     """
     spec = get_model(model)
     g = get_gpu(gpu).with_fraction(fraction)
     if dp is None:
-        if tp < 1 or pp < 1 or gpus % (tp * pp):
-            raise CposimError(f"gpus ({gpus}) must be divisible by tp*pp = {tp}*{pp}",
+        if tp < 1 or pp < 1 or cp < 1 or gpus % (tp * pp * cp):
+            raise CposimError(f"gpus ({gpus}) must be divisible by tp*cp*pp = {tp}*{cp}*{pp}",
                               field="gpus")
-        dp = gpus // (tp * pp)
+        dp = gpus // (tp * pp * cp)
     if sp is None:
         sp = tp > 1
     if schedule is None:
@@ -179,22 +184,24 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
         raise CposimError("MoE with tp > 1 and ep > 1 needs sequence parallelism", field="sp")
     if spec.is_moe and spec.n_experts % ep:
         raise CposimError(f"{spec.n_experts} experts cannot be split over ep = {ep}", field="ep")
-    cfg = ParallelConfig(gpus=gpus, tp=tp, pp=pp, dp=dp, ep=ep, vpp=vpp, sp=bool(sp),
+    cfg = ParallelConfig(gpus=gpus, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, vpp=vpp, sp=bool(sp),
                          zero=zero, micro_batch=micro_batch,
                          global_batch=spec.global_batch if global_batch is None else global_batch,
                          seq_len=spec.seq_len if seq_len is None else seq_len,
                          schedule=schedule, recompute=recompute,
-                         bucket_size_params=float(max(40e6, 1e6 * dp)
+                         bucket_size_params=float(max(40e6, 1e6 * dp * cp)
                                                   if bucket_size_params is None
                                                   else bucket_size_params),
-                         overlap_param_gather=bool(overlap_param_gather)).validate(spec.n_layers)
+                         overlap_param_gather=bool(overlap_param_gather),
+                         attention=attention, elementwise=elementwise).validate(spec.n_layers)
     if spec.learned_pos_emb and cfg.seq_len != spec.seq_len:
         spec = spec.with_overrides(seq_len=cfg.seq_len)
 
     m, p, v = cfg.micro_batches, cfg.pp, cfg.vpp
     n_virtual = p * v
-    ctx = B.Ctx(tokens=cfg.micro_batch * cfg.seq_len, seq_len=cfg.seq_len, tp=tp, ep=ep,
-                sp=cfg.sp, recompute=cfg.recompute)
+    ctx = B.Ctx(tokens=cfg.micro_batch * cfg.seq_len // cfg.cp, seq_len=cfg.seq_len, tp=tp,
+                ep=ep, sp=cfg.sp, recompute=cfg.recompute, cp=cfg.cp, attention=cfg.attention,
+                elementwise=cfg.elementwise)
     counts = layer_split(spec.n_layers, n_virtual)
     starts = np.concatenate([[0], np.cumsum(counts)])
     vstage_blocks = [_block_list(spec, ctx, range(int(starts[s]), int(starts[s + 1])),
@@ -202,11 +209,11 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
     act_bytes = ctx.tokens_sp * spec.hidden * B.BF16_BYTES  # SP: activations stay sharded
 
     groups = build_groups(cfg, moe=spec.is_moe)
-    grid = np.arange(gpus, dtype=np.int64).reshape(p, dp, tp)
+    grid = np.arange(gpus, dtype=np.int64).reshape(p, -1)
     programs = []
     for stage in range(p):
         st = _build_stage(stage, cfg, g, vstage_blocks, act_bytes)
-        programs.append(Program(grid[stage].ravel(), st.ops, name=f"stage{stage}"))
+        programs.append(Program(grid[stage], st.ops, name=f"stage{stage}"))
 
     params = spec.params()
     active = spec.params(active=True)
@@ -223,7 +230,9 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
         "params": params,
         "active_params": active,
         "tokens_per_iteration": tokens,
-        "parallelism": {"tp": tp, "pp": p, "dp": dp, "ep": ep, "vpp": v, "sp": cfg.sp,
+        "parallelism": {"tp": tp, "pp": p, "dp": dp, "ep": ep, "cp": cfg.cp, "vpp": v,
+                        "sp": cfg.sp, "attention": cfg.attention,
+                        "elementwise": cfg.elementwise,
                         "zero": cfg.zero, "micro_batch": cfg.micro_batch,
                         "global_batch": cfg.global_batch, "micro_batches": m,
                         "seq_len": cfg.seq_len, "recompute": cfg.recompute,
@@ -244,8 +253,8 @@ def generate(model: str | ModelSpec, *, gpus: int, tp: int = 1, pp: int = 1,
             "experts TP-sharded like the dense MLP; balanced routing (no expert imbalance)",
             "DeepSeek-V3 MLA by its projection shapes, d_qk=192, d_v=128; no MTP module",
             "gradients reduced in fp32, parameters gathered in bf16; Adam 30 B/param",
-            "left out: tied-embedding all-reduce, grad-norm and cross-entropy all-reduces, "
-            "context parallelism",
+            "left out: tied-embedding all-reduce, grad-norm and cross-entropy all-reduces",
+            "context parallelism: K/V all-gathered over cp before the attention core (Llama 3)",
         ],
         "units": {"duration": "s", "size": "bytes", "flops": "FLOP"},
     }
@@ -313,7 +322,8 @@ class _StageUnits:
                 w = waits.pop((u.chunk, bi), None)
                 if w:
                     deps = tuple(sorted(set(deps) | set(w)))
-            data = st.compute(nm + ".fwd", blk.fwd_flops, blk.fwd_bytes, deps, lab, "fwd")
+            data = st.compute(nm + ".fwd", blk.fwd_flops, blk.fwd_bytes, deps, lab, "fwd",
+                              blk.fwd_serial_bytes)
             for c in blk.post:
                 data = st.comm(nm + "." + c.what, c, _deps(data), lab, "fwd")
         return _deps(data)
@@ -328,7 +338,7 @@ class _StageUnits:
             for c in blk.bwd_pre:
                 data = st.comm(nm + "." + c.what + ".bwd", c, _deps(data), lab, "bwd")
             ig = st.compute(nm + ".ig", blk.ig_flops, blk.ig_bytes,
-                            _deps(st.compute_tail, data), lab, "ig")
+                            _deps(st.compute_tail, data), lab, "ig", blk.ig_serial_bytes)
             data = ig
             if blk.wg_flops or blk.wg_bytes:
                 st.compute(nm + ".wg", blk.wg_flops, blk.wg_bytes, (ig,), lab, "wg")
@@ -355,7 +365,7 @@ def _bucket_plan(stage: int, cfg: ParallelConfig,
     out = []
     for chunk in range(cfg.vpp):
         blocks = vstage_blocks[chunk * cfg.pp + stage]
-        for attr, grp, size in (("params", "dp", cfg.dp),
+        for attr, grp, size in (("params", "dp", cfg.dp_cp),
                                 ("expert_params", "dp_ep", cfg.dp // cfg.ep)):
             acc, members = 0.0, []
             for bi in range(len(blocks) - 1, -1, -1):

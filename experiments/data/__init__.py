@@ -1,0 +1,1 @@
+"""Published data the experiments read (validation_cases.csv)."""
