@@ -71,9 +71,29 @@ class PolicySpec(pydantic.BaseModel):
     tier_policy: dict[str, str] = {}
 
 
+class BudgetConfig(pydantic.BaseModel):
+    """The budgets of a comparison basis, per GPU (see ``sim.phy.budget`` and the README,
+    "Comparing fairly"). The basis names the one held equal; every budget given also bounds."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", allow_inf_nan=False)
+    network_power_per_gpu_w: float | None = pydantic.Field(None, ge=0)
+    shoreline_mm: float | None = pydantic.Field(None, ge=0)
+    cost_per_gpu_usd: float | None = pydantic.Field(None, ge=0)
+    switch_shoreline_mm: float | None = pydantic.Field(None, gt=0)
+    switch_lanes: int | None = pydantic.Field(None, ge=1)
+    max_planes: int | None = pydantic.Field(None, ge=1)
+    lane_rates: list[str] = []
+
+
 class StudyConfig(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
     name: str = "study"
+    # comparison basis: iso-bandwidth (same port rates, the default), iso-power, iso-shoreline
+    # or iso-cost (the budget decides each policy's bandwidth); see sim.phy.budget
+    basis: Literal["iso-bandwidth", "iso-power", "iso-shoreline", "iso-cost"] = "iso-bandwidth"
+    budget: BudgetConfig = BudgetConfig()
+    # overrides of sim/phy/costs.csv ({key = number in the table's unit})
+    costs: dict[str, Any] = {}
     seed: int = pydantic.Field(0, ge=0)
     policies: list[str | PolicySpec] = ["copper-first", "cpo"]
     fidelity: Literal["flow", "packet", "analytical"] = "flow"
@@ -147,7 +167,11 @@ def policy_spec(p: str | PolicySpec) -> PolicySpec:
     return PolicySpec(name=p, policy=p) if isinstance(p, str) else p
 
 
-def build_cluster(cfg: StudyConfig, policy: str | PolicySpec, n_gpus: int):
+def build_cluster(cfg: StudyConfig, policy: str | PolicySpec, n_gpus: int, *,
+                  afforded: bool = False):
+    """The cluster ``policy`` runs on. On the iso-bandwidth basis, the topology as configured;
+    on another, the one the study's budget affords (:func:`afford_cluster`). ``afforded=True``
+    returns ``(topology, afforded)`` (``afforded`` is ``None`` on iso-bandwidth)."""
     from sim.fabric import build_topology
     from sim.units import parse_rate_bps
 
@@ -161,7 +185,101 @@ def build_cluster(cfg: StudyConfig, policy: str | PolicySpec, n_gpus: int):
         kw["lane_rate_bps"] = parse_rate_bps(t.lane_rate, field="topology.lane_rate")
     if t.params:
         kw["params"] = dict(t.params)
-    return build_topology(t.preset, **kw)
+    if cfg.basis != "iso-bandwidth":
+        got = afford_cluster(cfg, spec, kw)
+        return got if afforded else got[0]
+    topo = build_topology(t.preset, **kw)
+    return (topo, None) if afforded else topo
+
+
+def study_costs(cfg: StudyConfig, source: str | None = None):
+    """The cost table (``sim/phy/costs.csv``) with the study's ``[costs]`` overrides."""
+    from sim.phy.costs import load_costs
+
+    try:
+        return load_costs(cfg.costs)
+    except CposimError as exc:
+        field = exc.field if (exc.field or "").startswith("costs.") else f"costs.{exc.field}"
+        raise CposimError(exc.message, file=source, field=field) from None
+
+
+def study_budget(cfg: StudyConfig, source: str | None = None):
+    """``(Budget, lane_rates)`` of a study whose basis is not iso-bandwidth: the basis's own
+    budget must be given; the GPU shoreline defaults to ``budget.gpu_shoreline`` and the
+    planes to ``budget.max_planes`` of ``sim/phy/costs.csv``."""
+    from sim.phy.budget import BUDGET_OF, FIELD_OF, Budget
+    from sim.units import parse_rate_bps
+
+    b, costs = cfg.budget, study_costs(cfg, source)
+    given = {"power": b.network_power_per_gpu_w, "shoreline": b.shoreline_mm,
+             "cost": b.cost_per_gpu_usd}
+    need = BUDGET_OF[cfg.basis]
+    if given[need] is None:
+        raise CposimError(f"basis {cfg.basis} needs this budget", file=source,
+                          field=FIELD_OF[need])
+    budget = Budget(
+        power_w=b.network_power_per_gpu_w, cost_usd=b.cost_per_gpu_usd,
+        shoreline_m=(b.shoreline_mm * 1e-3 if b.shoreline_mm is not None
+                     else costs["budget.gpu_shoreline"]),
+        switch_shoreline_m=None if b.switch_shoreline_mm is None else b.switch_shoreline_mm * 1e-3,
+        max_planes=b.max_planes or int(costs["budget.max_planes"]))
+    rates = [parse_rate_bps(r, field=f"budget.lane_rates.{i}") for i, r in enumerate(b.lane_rates)]
+    return budget, rates
+
+
+def afford_cluster(cfg: StudyConfig, spec: PolicySpec, kw: dict[str, Any]):
+    """``(topology, afforded)``: the fabric the study's budget affords policy ``spec``
+    (``kw``: the arguments :func:`build_cluster` would give ``build_topology``)."""
+    from sim.fabric.budget import afford_topology
+
+    budget, rates = study_budget(cfg)
+    b = cfg.budget
+    topo, got, _ = afford_topology(cfg.topology.preset, budget=budget, lane_rates=rates or None,
+                                   switch_lanes=b.switch_lanes, costs=study_costs(cfg),
+                                   label=spec.name, **kw)
+    return topo, got
+
+
+ECONOMICS_COLUMNS = ("basis", "scaleout_bandwidth_per_gpu_bps", "scaleout_planes",
+                     "scaleout_power_w", "scaleout_power_per_gpu_w", "scaleout_energy_j",
+                     "network_capex_usd", "network_capex_per_gpu_usd",
+                     "network_capex_usd_per_iteration", "network_energy_usd_per_iteration",
+                     "network_usd_per_iteration", "network_kgco2e_per_iteration",
+                     "cluster_usd_per_iteration", "cluster_kgco2e_per_iteration",
+                     "binding_constraint")
+
+
+def economics(cfg: StudyConfig, topo, summary: dict, afforded=None) -> dict:
+    """The study's money and carbon columns for one policy (appended after the others):
+    scale-out bandwidth, power and capex, $ and kg CO2e per iteration (network and cluster,
+    see ``sim.phy.costs.iteration_economics``), and the basis with what bound it."""
+    from sim.fabric.cost import network_capex, scaleout_bandwidth_per_gpu_bps, scaleout_power_w
+    from sim.phy.costs import iteration_economics
+
+    costs = study_costs(cfg)
+    n = max(topo.n_gpus, 1)
+    it = summary["iteration_s"]
+    power = scaleout_power_w(topo)
+    bw = scaleout_bandwidth_per_gpu_bps(topo)
+    capex = network_capex(topo, costs)
+    out: dict[str, Any] = {
+        "basis": cfg.basis,
+        "scaleout_bandwidth_per_gpu_bps": bw,
+        "scaleout_planes": int(topo.notes.get("planes", 1)),
+        "scaleout_power_w": power, "scaleout_power_per_gpu_w": power / n,
+        "scaleout_energy_j": power * it,
+        "network_capex_usd": capex["total_usd"], "network_capex_per_gpu_usd": capex["per_gpu_usd"],
+        **iteration_economics(iteration_s=it, gpus=topo.n_gpus, scaleout_energy_j=power * it,
+                              network_energy_j=summary["network_energy_j"],
+                              scaleout_capex_usd=capex["total_usd"], costs=costs),
+        "binding_constraint": "" if afforded is None else afforded.binding,
+    }
+    if afforded is not None:
+        out["afforded_lanes_per_gpu"] = afforded.lanes
+        out["afforded_lane_rate_bps"] = afforded.lane_rate_bps
+        for k, v in afforded.bounds_bps.items():
+            out[f"bound_{k.replace(' ', '_')}_bps"] = v
+    return out
 
 
 @dataclass
@@ -179,17 +297,67 @@ class PolicyRun:
 
 @dataclass
 class StudyResult:
+    """A study's outcome (``sim.run_study``): ``comparison()`` (one row per policy), the
+    tables ``ops``, ``classes``, ``links`` and ``energy`` (every policy's rows, with a leading
+    ``policy`` column), ``plot()`` (the picture) and ``save(dir)`` (what ``cposim run``
+    writes); ``runs`` holds each policy's :class:`PolicyRun`."""
+
     config: StudyConfig
     runs: dict[str, PolicyRun] = field(default_factory=dict)
     trace_metadata: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return f"<StudyResult {self.config.name!r}: policies {list(self.runs)}>"
+
+    def _table(self, name: str) -> pd.DataFrame:
+        dfs = []
+        for p, r in self.runs.items():
+            df = getattr(r, name).copy()
+            df.insert(0, "policy", p)
+            dfs.append(df)
+        return pd.concat(dfs, ignore_index=True) if dfs else pd.DataFrame()
+
+    @property
+    def ops(self) -> pd.DataFrame:
+        """One row per op per rank class: timing, bytes, exposed vs overlapped time, algbw,
+        busbw (``ops.parquet``), per policy."""
+        return self._table("ops")
+
+    @property
+    def classes(self) -> pd.DataFrame:
+        """The rank classes the runtime simulated (``classes.parquet``), per policy."""
+        return self._table("classes")
+
+    @property
+    def links(self) -> pd.DataFrame:
+        """Every directed link: tier, technology, length, capacity, power, bytes carried and
+        utilisation (``links.parquet``), per policy."""
+        return self._table("links")
+
+    @property
+    def energy(self) -> pd.DataFrame:
+        """Network power and energy per iteration by tier and technology
+        (``energy.parquet``), per policy."""
+        return self._table("energy")
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write the files of ``cposim run`` (Parquet tables, timelines, summary.png/pdf,
+        manifest.json) to ``out_dir``; see :func:`save_study`."""
+        return save_study(self, out_dir)
+
     def comparison(self) -> pd.DataFrame:
+        """One row per policy: iteration time and its parts, network power and energy,
+        pJ/bit, optics, speed-up and energy relative to the first policy (``cposim run``)."""
         rows = [{"policy": p, **r.summary} for p, r in self.runs.items()]
         df = pd.DataFrame(rows)
         if len(df):
             base = df.iloc[0]
             df["speedup_vs_first"] = base["iteration_s"] / df["iteration_s"]
             df["network_energy_vs_first"] = df["network_energy_j"] / base["network_energy_j"]
+            # the basis, money and carbon columns (economics()) come last
+            last = [c for c in df.columns if c in ECONOMICS_COLUMNS or c.startswith(
+                ("bound_", "afforded_"))]
+            df = df[[c for c in df.columns if c not in last] + last]
         return df
 
     def plot(self):
@@ -289,7 +457,7 @@ def run_policy(cfg: StudyConfig, trace, policy: str | PolicySpec, *,
                             network_totals, op_table)
 
     t0 = time.perf_counter()
-    topo = build_cluster(cfg, policy, trace.world_size)
+    topo, afforded = build_cluster(cfg, policy, trace.world_size, afforded=True)
     from sim.runtime import SpeedOptions, simulate
 
     speed = SpeedOptions(rank_classes=cfg.mode == "grouped")   # mode: grouped | per-rank
@@ -304,6 +472,7 @@ def run_policy(cfg: StudyConfig, trace, policy: str | PolicySpec, *,
                "bytes_delivered": float(fabric.bytes_delivered),
                "gpus": topo.n_gpus}
     summary["network_energy_per_gpu_j"] = summary["network_energy_j"] / max(topo.n_gpus, 1)
+    summary.update(economics(cfg, topo, summary, afforded))
     ops = op_table(result, trace)
     return PolicyRun(policy_spec(policy).name, summary, ops, result.classes,
                      link_table(topo, fabric, it), energy_table(topo, fabric, it),
@@ -321,6 +490,16 @@ def run_study(cfg: StudyConfig, source: str = "<study>", *,
     names = [policy_spec(p).name for p in cfg.policies]
     if len(set(names)) != len(names):
         raise CposimError(f"policy names repeat: {names}", file=source, field="policies")
+    study_costs(cfg, source)
+    if cfg.basis != "iso-bandwidth":
+        study_budget(cfg, source)          # a missing budget fails before any run
+    else:
+        # a budget on the iso-bandwidth basis would be ignored: say so rather than drop it
+        given = sorted(k for k, v in cfg.budget.model_dump().items() if v not in (None, []))
+        if given:
+            raise CposimError("a budget is given but basis is iso-bandwidth (same port "
+                              "rates, no budget); set basis = \"iso-power\", \"iso-shoreline\" "
+                              "or \"iso-cost\"", file=source, field=f"budget.{given[0]}")
     for policy in cfg.policies:
         run = run_policy(cfg, trace, policy, progress=progress)
         log.info("policy %s: iteration %.4g s", run.policy, run.summary["iteration_s"])
@@ -347,16 +526,11 @@ def save_study(res: StudyResult, out_dir: str | Path) -> Path:
     with io.ResultDir(out_dir) as rd:
         comp = res.comparison()
         comp.to_parquet(rd / "comparison.parquet", index=False)
-        frames = {"ops": [], "classes": [], "links": [], "energy": []}
         for p, r in res.runs.items():
-            for name in frames:
-                df = getattr(r, name).copy()
-                df.insert(0, "policy", p)
-                frames[name].append(df)
             if r.timeline is not None:
                 io.write_json(r.timeline, rd / f"timeline_{p}.json")
-        for name, dfs in frames.items():
-            pd.concat(dfs, ignore_index=True).to_parquet(rd / f"{name}.parquet", index=False)
+        for name in ("ops", "classes", "links", "energy"):
+            getattr(res, name).to_parquet(rd / f"{name}.parquet", index=False)
         if res.runs:
             from sim.report.figure import save_study_figure
 
@@ -364,6 +538,7 @@ def save_study(res: StudyResult, out_dir: str | Path) -> Path:
         io.write_json(io.manifest(
             res.config.name, config=res.config.model_dump(), seed=res.config.seed,
             parameters=resolved_parameters(), workload=res.trace_metadata,
+            costs=study_costs(res.config).records(),
             topologies={p: r.topology_summary for p, r in res.runs.items()},
             wall_s={p: round(r.wall_s, 3) for p, r in res.runs.items()},
             files=sorted(x.name for x in rd.stage.iterdir()) + ["manifest.json"]),

@@ -21,6 +21,8 @@ FIGURES = {
     "broadcom-meta": "experiments.broadcom_meta",
     "ibm-claim": "experiments.ibm_claim",
     "scaleup-domain": "experiments.scaleup_domain",
+    "what-cpo-buys": "experiments.what_cpo_buys",
+    "validation": "experiments.validation",
 }
 
 

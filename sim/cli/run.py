@@ -43,22 +43,24 @@ COLUMNS = [
 ]
 
 
-def format_table(df) -> str:
-    head = [h for _, h, _ in COLUMNS]
-    rows = []
-    for _, r in df.iterrows():
-        cells = []
-        for key, _, unit in COLUMNS:
-            v = r.get(key)
-            if isinstance(v, str):
-                cells.append(v)
-            elif unit:
-                cells.append(format_si(float(v), unit, 4))
-            elif key == "speedup_vs_first":
-                cells.append(f"{float(v):.3f}x")
-            else:
-                cells.append(f"{float(v):.4g}")
-        rows.append(cells)
+def _cell(key: str, v, unit: str | None) -> str:
+    if key == "binding_constraint":
+        return v or "-"
+    if isinstance(v, str):
+        return v
+    if unit == "$":
+        return f"${float(v):,.0f}" if abs(float(v)) >= 100 else f"${float(v):.4g}"
+    if unit:
+        return format_si(float(v), unit, 4)
+    if key == "speedup_vs_first":
+        return f"{float(v):.3f}x"
+    return f"{float(v):.4g}"
+
+
+def _format(df, columns) -> str:
+    head = [h for _, h, _ in columns]
+    rows = [[_cell(key, r.get(key), unit) for key, _, unit in columns]
+            for _, r in df.iterrows()]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
     out = [line, "-" * len(line)]
@@ -66,27 +68,60 @@ def format_table(df) -> str:
     return "\n".join(out)
 
 
-def handle(args: argparse.Namespace) -> int:
-    from sim.study import ProgressBars, load_study, run_study, save_study
+def format_table(df) -> str:
+    """The comparison: iteration breakdown, network power and energy, speed-up."""
+    return _format(df, COLUMNS)
 
-    cfg = load_study(args.config)
-    if args.no_timeline:
-        cfg = cfg.model_copy(update={"timeline": False})
-    source = str(args.config) if args.config else "<built-in default study>"
-    if args.pipeline is not None:
-        if cfg.workload.trace is None:
-            raise CposimError("--pipeline applies to a trace workload (workload.trace)",
-                              file=source, field="--pipeline")
-        wl = cfg.workload.model_copy(update={"pipeline": args.pipeline})
-        cfg = cfg.model_copy(update={"workload": wl})
+
+# The second block: what each policy's bandwidth costs (the comparison's last columns, from
+# sim.study.economics); the first block above stays as it was before bases and costs existed.
+COST_COLUMNS = [
+    ("policy", "policy", None),
+    ("scaleout_bandwidth_per_gpu_bps", "scale-out/GPU", "b/s"),
+    ("scaleout_planes", "planes", None),
+    ("binding_constraint", "bound by", None),
+    ("scaleout_power_per_gpu_w", "scale-out W/GPU", "W"),
+    ("network_capex_per_gpu_usd", "net capex/GPU", "$"),
+    ("network_usd_per_iteration", "net $/iter", "$"),
+    ("cluster_usd_per_iteration", "cluster $/iter", "$"),
+    ("cluster_kgco2e_per_iteration", "cluster kgCO2e/iter", None),
+]
+
+
+def format_costs(df) -> str:
+    """The cost block: bandwidth each policy got, what bound it, power, capex, $ and CO2."""
+    return _format(df, COST_COLUMNS)
+
+
+def basis_line(cfg) -> str:
+    """One line saying what the policies were compared at."""
+    b = cfg.budget
+    if cfg.basis == "iso-power":
+        held = f"{b.network_power_per_gpu_w:g} W of scale-out network power per GPU"
+    elif cfg.basis == "iso-shoreline":
+        held = f"{b.shoreline_mm:g} mm of GPU package edge for scale-out I/O"
+    elif cfg.basis == "iso-cost":
+        held = f"${b.cost_per_gpu_usd:,.0f} of scale-out network capex per GPU"
+    else:
+        held = "the configured port rates"
+    return (f"basis {cfg.basis}: {held}; cost and carbon per iteration (network = scale-out "
+            "capex amortised + its energy; cluster adds the GPUs and the scale-up energy)")
+
+
+def handle(args: argparse.Namespace) -> int:
+    from sim.api import run_study
+    from sim.study import ProgressBars
+
     try:
         # bars on stderr, only on a terminal (tqdm's rule): piped output stays clean
-        res = run_study(cfg, source, progress=False if args.quiet else ProgressBars())
-    except CposimError as exc:   # name the study file when the error came from deeper down
-        if exc.file is not None:
+        res = run_study(args.config, timeline=False if args.no_timeline else None,
+                        pipeline=args.pipeline, progress=False if args.quiet else ProgressBars())
+    except CposimError as exc:
+        if exc.field != "pipeline":
             raise
-        raise CposimError(exc.message, file=source, field=exc.field) from None
-    out = save_study(res, args.out or Path("results") / cfg.name)
+        raise CposimError(exc.message, file=exc.file, field="--pipeline") from None
+    cfg = res.config
+    out = res.save(args.out or Path("results") / cfg.name)
     comp = res.comparison()
     if args.json:
         json.dump(comp.to_dict(orient="records"), sys.stdout, indent=2, default=float)
@@ -97,5 +132,9 @@ def handle(args: argparse.Namespace) -> int:
     print(f"study '{cfg.name}': {desc} on {comp['gpus'].iloc[0]} GPUs, "
           f"{cfg.topology.preset}, fidelity {cfg.fidelity}")
     print(format_table(comp))
+    if "basis" in comp:
+        print()
+        print(basis_line(cfg))
+        print(format_costs(comp))
     print(f"results -> {out}/")
     return 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import math
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -117,14 +117,15 @@ class Param:
 
 
 @dataclass(frozen=True)
-class Parameters(Mapping[str, float]):
-    """The resolved parameter table: ``params[key]`` is the SI value; ``params.param(key)`` the row.
-
-    Immutable and hashable (by content), so results can be cached per parameter set.
-    """
+class SourcedTable(Mapping[str, float]):
+    """A resolved table of sourced rows: ``table[key]`` is the SI value, ``table.param(key)``
+    the row. Immutable and hashable (by its overrides), so results can be cached per table.
+    Subclasses say how an unknown key is named (``UNKNOWN``) and read overrides
+    (``with_overrides``)."""
 
     entries: Mapping[str, Param]
     overrides: tuple[tuple[str, float], ...] = field(default=())
+    UNKNOWN = "unknown parameter {key!r}"
 
     def __getitem__(self, key: str) -> float:
         return self.param(key).si
@@ -133,7 +134,7 @@ class Parameters(Mapping[str, float]):
         try:
             return self.entries[key]
         except KeyError:
-            raise CposimError(f"unknown parameter {key!r}", field=key) from None
+            raise CposimError(self.UNKNOWN.format(key=key), field=key) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.entries)
@@ -145,10 +146,24 @@ class Parameters(Mapping[str, float]):
         return hash(self.overrides)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Parameters) and self.overrides == other.overrides
+        return type(other) is type(self) and self.overrides == other.overrides
 
     def source(self, key: str) -> str:
         return self.param(key).cite()
+
+    def records(self) -> list[dict[str, Any]]:
+        """The table as a list of dicts (for manifests and ``--json``)."""
+        return [dict(key=p.key, value=p.value, unit=p.unit, si=p.si, source=p.source,
+                     grade=p.grade, note=p.note, overridden=p.overridden)
+                for p in self.entries.values()]
+
+
+@dataclass(frozen=True, eq=False)
+class Parameters(SourcedTable):
+    """The resolved parameter table: ``params[key]`` is the SI value; ``params.param(key)`` the row.
+
+    Immutable and hashable (by content), so results can be cached per parameter set.
+    """
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> Parameters:
         """A copy with ``overrides`` applied on top of this table's values."""
@@ -169,12 +184,6 @@ class Parameters(Mapping[str, float]):
             applied[key] = si
         return Parameters(entries, tuple(sorted(applied.items())))
 
-    def records(self) -> list[dict[str, Any]]:
-        """The table as a list of dicts (for manifests and ``--json``)."""
-        return [dict(key=p.key, value=p.value, unit=p.unit, si=p.si, source=p.source,
-                     grade=p.grade, note=p.note, overridden=p.overridden)
-                for p in self.entries.values()]
-
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"serdes": {"lr": {"200g": {"energy": 8}}}}`` -> ``{"serdes.lr.200g.energy": 8}``.
@@ -191,7 +200,11 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _read_table(path: Path) -> dict[str, Param]:
+def read_sourced_csv(path: Path, units: Collection[str],
+                     convert: Callable[[str, str, str], tuple[float, float]]) -> dict[str, Param]:
+    """The rows of a sourced table (:data:`COLUMNS`), each checked — known unit, a grade, a
+    source, no duplicate key — with ``convert(text, unit, key) -> (value, si)``; bad rows name
+    the file and line."""
     entries: dict[str, Param] = {}
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -199,27 +212,34 @@ def _read_table(path: Path) -> dict[str, Param]:
             raise CposimError(f"columns must be {', '.join(COLUMNS)}", file=str(path), line=1)
         for row in reader:
             line = reader.line_num
-            key = row["key"].strip()
+            key, unit, grade = row["key"].strip(), row["unit"].strip(), row["grade"].strip()
             if key in entries:
                 raise CposimError(f"duplicate key {key!r}", file=str(path), line=line)
-            unit = row["unit"].strip()
-            if unit not in _SI_TARGET:
+            if unit not in units:
                 raise CposimError(f"unknown unit {unit!r} for {key!r}", file=str(path), line=line)
-            grade = row["grade"].strip()
             if grade not in GRADES:
                 raise CposimError(f"grade {grade!r} for {key!r} is not one of {GRADES}",
                                   file=str(path), line=line)
             if not row["source"].strip():
                 raise CposimError(f"{key!r} has no source", file=str(path), line=line)
             try:
-                value = float(row["value"])
-                si = _to_si(value, unit, key=key)
+                value, si = convert(row["value"], unit, key)
             except (ValueError, CposimError) as exc:
-                raise CposimError(f"bad value for {key!r}: {exc}", file=str(path),
+                msg = exc.message if isinstance(exc, CposimError) else str(exc)
+                raise CposimError(f"bad value for {key!r}: {msg}", file=str(path),
                                   line=line) from None
             entries[key] = Param(key, value, unit, si, row["source"].strip(), grade,
                                  (row["note"] or "").strip())
     return entries
+
+
+def _convert(text: str, unit: str, key: str) -> tuple[float, float]:
+    value = float(text)
+    return value, _to_si(value, unit, key=key)
+
+
+def _read_table(path: Path) -> dict[str, Param]:
+    return read_sourced_csv(path, _SI_TARGET, _convert)
 
 
 @lru_cache(maxsize=1)
