@@ -58,6 +58,7 @@ class FigureResult:
     parameters: Any = None
     config: Any = None
     notes: list[str] = field(default_factory=list)
+    out: Path | None = None          # where it was written, if it was
 
 
 def save(result: FigureResult, out_dir: str | Path) -> Path:

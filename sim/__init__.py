@@ -13,7 +13,11 @@ light). Quantities take unit strings ("800G", "1GiB", "30 m") or SI numbers; bad
     save_trace(trace, path)                write a trace (cposim JSON, Chakra .et / JSON)
     run_study(config)                      a study: .comparison(), .ops, .links, .energy, .plot()
     run_sweep(config, grid, workers=)      a parameter study as one tidy DataFrame
-    Link, CollectiveRun, StudyResult       the result types
+    run_astra(prefix, sys, net)            ASTRA-sim 2.x inputs (ASTRA-sim's semantics, or the bridge)
+    run_figure(name, quick=)               one paper figure: tables, checks against the paper
+    run_bench(cases, quick=)               the performance suite as a DataFrame
+    Link, CollectiveRun, StudyResult,
+    AstraRun                               the result types
     CposimError                            bad input, naming the field
 
     >>> import sim
@@ -31,7 +35,10 @@ __version__ = "0.1.0"
 # import sim for __version__ do not depend on the API). Type checkers read __init__.pyi.
 _LAZY = {name: "sim.api" for name in (
     "link", "topology", "collective", "load_trace", "generate_trace", "trace_info",
-    "save_trace", "run_study", "run_sweep", "Link", "CollectiveRun", "StudyResult")}
+    "save_trace", "run_study", "run_sweep", "run_astra", "Link", "CollectiveRun",
+    "StudyResult", "AstraRun")}
+# the figures and the benchmark suite live with the experiments (above the simulator)
+_LAZY |= {"run_figure": "experiments", "run_bench": "experiments"}
 
 __all__ = ["CposimError", "__version__", *_LAZY]
 

@@ -17,6 +17,9 @@ Functions (and the command whose result each returns):
   ``cposim trace info|convert|generate``
 - :func:`run_study` -- ``cposim run``: a study, with its comparison, tables and picture
 - :func:`run_sweep` -- ``cposim sweep``: a parameter study as one tidy DataFrame
+- :func:`run_astra` -- ``cposim astra``: ASTRA-sim 2.x inputs, ASTRA-sim's semantics or the bridge
+- ``sim.run_figure`` / ``sim.run_bench`` (from :mod:`experiments`) -- ``cposim figures`` /
+  ``cposim bench``
 
 Below them, for the CLI and for finer control: :func:`study_config` (a study validated),
 :func:`plan_sweep`, :func:`check_sweep` and :func:`execute_sweep` (a sweep in steps).
@@ -56,8 +59,10 @@ if TYPE_CHECKING:
     from sim.sweep.grid import Point
     from workloads.trace import Trace
 
-__all__ = ["CollectiveRun", "Link", "StudyResult", "collective", "generate_trace", "link",
-           "load_trace", "run_study", "run_sweep", "save_trace", "topology", "trace_info"]
+__all__ = ["AstraRun", "CollectiveRun", "Link", "StudyResult", "collective", "generate_trace",
+           "link",
+           "load_trace", "run_astra", "run_study", "run_sweep", "save_trace", "topology",
+           "trace_info"]
 
 # the idealised topology of `collective`: GPUs on one non-blocking switch
 SWITCH = "switch"
@@ -800,3 +805,86 @@ def run_sweep(config: Mapping[str, Any] | str | Path, grid: Mapping[str, Any] | 
     with tempfile.TemporaryDirectory(prefix="cposim-sweep-") as tmp:
         return execute_sweep(plan, Path(tmp) / "sweep", workers=workers, scheduler=scheduler,
                              progress=progress).frame
+
+
+# ------------------------------------------------------------------------------ ASTRA-sim
+@dataclass(frozen=True)
+class AstraRun:
+    """``cposim astra``'s outcome: ``result`` (ASTRA-sim's semantics: per-NPU finish ticks,
+    ``.lines()`` its ``sys[i] finished`` lines) and/or ``bridge`` (the same ETs as a cposim
+    study per link policy); ``.to_dict()`` is what ``cposim astra --json`` prints."""
+
+    result: Any = None            # sim.astra.AstraResult, or None (bridge only)
+    bridge: dict[str, Any] | None = None
+
+    @property
+    def finish_ns(self) -> list[int]:
+        """Each NPU's finish time in ns (ASTRA-sim's ticks), or [] without an ASTRA-sim run."""
+        return [] if self.result is None else list(self.result.to_dict()["finish_ns"])
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.result.to_dict() if self.result is not None else {}
+        if self.bridge is not None:
+            out["cposim_native"] = self.bridge
+        return out
+
+    def lines(self) -> list[str]:
+        """The plain output of ``cposim astra``."""
+        out = list(self.result.lines()) if self.result is not None else []
+        if self.bridge is not None:
+            from sim.astra.bridge import format_bridge
+
+            out += ([""] if out else []) + [format_bridge(self.bridge)]
+        return out
+
+
+def run_astra(workload_configuration: str | Path, system_configuration: str | Path | None = None,
+          network_configuration: str | Path | None = None, *,
+          remote_memory_configuration: str | Path | None = None,
+          backend: str = "congestion-unaware", comm_group_configuration: str | Path | None = None,
+          injection_scale: float = 1.0, num_queues_per_dim: int = 1,
+          cposim_fabric: str | None = None, policies: Sequence[str] | None = None,
+          fidelity: str = "flow") -> AstraRun:
+    """ASTRA-sim 2.x inputs (``cposim astra``): Chakra ETs ``<prefix>.<i>.et`` with the system
+    JSON and network YAML run with ASTRA-sim's analytical semantics; with ``cposim_fabric``
+    (a topology preset) also on cposim's fabric once per link policy (the bridge), in which
+    case the ASTRA-sim files are optional. Bad input raises :class:`CposimError` naming the
+    file and key.
+
+    >>> import sim, tempfile
+    >>> from pathlib import Path
+    >>> from sim.astra.microbench import write_microbenchmark, write_network, write_system
+    >>> d = Path(tempfile.mkdtemp())        # ASTRA-sim's 8-NPU 1 MB all-reduce microbenchmark
+    >>> _ = write_microbenchmark(d / "ar", "all_reduce", 8, 2**20)
+    >>> run = sim.run_astra(d / "ar", write_system(d / "sys.json"),
+    ...                 write_network(d / "net.yml", ["Ring"], [8], [50], [500]))
+    >>> len(run.finish_ns), run.lines()[0].startswith("sys[0] finished")
+    (8, True)
+    """
+    if not workload_configuration:
+        raise CposimError("required: the Chakra ET prefix (NPU i reads PREFIX.i.et)",
+                          field="workload-configuration")
+    if policies and not cposim_fabric:
+        raise CposimError("policies apply to the bridge: give cposim_fabric (a preset)",
+                          field="policy")
+    result = None
+    if cposim_fabric is None or system_configuration or network_configuration:
+        for name, value in (("system-configuration", system_configuration),
+                            ("network-configuration", network_configuration)):
+            if not value:
+                raise CposimError("required (as for ASTRA-sim's analytical binaries)",
+                                  field=name)
+        from sim.astra import run_astra as astra_run
+
+        result = astra_run(workload_configuration, system_configuration, network_configuration,
+                           remote_memory_configuration, backend,
+                           comm_group_path=comm_group_configuration,
+                           injection_scale=injection_scale,
+                           num_queues_per_dim=num_queues_per_dim)
+    bridge = None
+    if cposim_fabric:
+        from sim.astra.bridge import run_bridge
+
+        bridge = run_bridge(str(workload_configuration), cposim_fabric,
+                            list(policies) if policies else None, fidelity)
+    return AstraRun(result, bridge)

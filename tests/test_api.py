@@ -214,11 +214,58 @@ def test_trace_reader_options_and_errors(tmp_path):
     assert sim.load_trace(path, micro="collective-only").world_size == 8
 
 
+def test_run_astra_is_cposim_astra(tmp_path):
+    from sim.astra.microbench import write_microbenchmark, write_network, write_system
+
+    write_microbenchmark(tmp_path / "a2a", "all_to_all", 8, 2**20)
+    sys_json = write_system(tmp_path / "sys.json", active_chunks_per_dimension=4)
+    net = write_network(tmp_path / "net.yml", ["Switch"], [8], [50], [500])
+    argv = ["astra", "--workload-configuration", str(tmp_path / "a2a"),
+            "--system-configuration", str(sys_json), "--network-configuration", str(net)]
+    for backend in ("congestion-unaware", "congestion-aware"):
+        run = sim.run_astra(tmp_path / "a2a", sys_json, net, backend=backend)
+        assert without_wall(run.to_dict()) == without_wall(
+            cli_json(*argv, "--backend", backend, "--json"))
+        assert len(run.finish_ns) == 8 and min(run.finish_ns) > 0
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(argv) == 0
+    assert out.getvalue().splitlines() == sim.run_astra(tmp_path / "a2a", sys_json, net).lines()
+    with pytest.raises(sim.CposimError) as e:
+        sim.run_astra(tmp_path / "a2a", sys_json)
+    assert e.value.field == "network-configuration"
+
+
+def test_run_figure_is_cposim_figures(tmp_path):
+    got = cli_json("figures", "signal-integrity", "--quick", "--json", "--quiet",
+                   "--out", str(tmp_path / "cli"))
+    r = sim.run_figure("signal-integrity", quick=True, out=tmp_path / "api")
+    assert [(c.claim, c.ours, c.published) for c in r.checks] == \
+        [(c["claim"], c["ours"], c["published"]) for c in got["checks"]]
+    assert r.out == tmp_path / "api" / "signal_integrity" and (r.out / "manifest.json").exists()
+    assert r.tables
+    for name in r.tables:
+        pd.testing.assert_frame_equal(pd.read_parquet(Path(got["out"]) / f"{name}.parquet"),
+                                      pd.read_parquet(r.out / f"{name}.parquet"))
+    with pytest.raises(sim.CposimError) as e:
+        sim.run_figure("no-such-figure")
+    assert e.value.field == "NAME"
+
+
+def test_run_bench_returns_the_table_cposim_bench_writes(tmp_path):
+    df = sim.run_bench(["ring-ar-4096"], quick=True, repeats=1, out=tmp_path)
+    assert list(df["case"]) == ["ring-ar-4096"]
+    pd.testing.assert_frame_equal(df, pd.read_parquet(tmp_path / "perf.parquet"))
+    assert float(df["wall_median_s"].iloc[0]) > 0
+
+
 # ---------------------------------------------------------------- docs, names, start-up
 def test_docstring_examples_run():
     import sim.api
 
-    for module in (sim, sim.api):
+    import experiments
+
+    for module in (experiments, sim, sim.api):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, module.__name__
     assert result.attempted >= 30
@@ -236,7 +283,7 @@ def test_every_public_name_has_a_docstring_and_help_lists_it():
         assert name in text, name
     head = sim.__doc__ or ""
     for name in ("link(", "topology(", "collective(", "load_trace(", "generate_trace(",
-                 "run_study(", "run_sweep("):
+                 "run_study(", "run_sweep(", "run_astra(", "run_figure(", "run_bench("):
         assert name in head, name
 
 

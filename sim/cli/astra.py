@@ -79,46 +79,22 @@ def handle(args: argparse.Namespace) -> int:
     if str(args.rendezvous_protocol).lower() not in ("0", "false", "no", "off"):
         raise CposimError(f"expected true or false, got {args.rendezvous_protocol!r}",
                           field="--rendezvous-protocol")
-    if args.policy and not args.cposim_fabric:
-        raise CposimError("--policy applies to the bridge: give --cposim-fabric PRESET",
-                          field="--policy")
-    want_astra = args.cposim_fabric is None or (args.system_configuration
-                                                or args.network_configuration)
-    result = None
-    if want_astra:
-        for opt in ("system_configuration", "network_configuration"):
-            if not getattr(args, opt):
-                raise CposimError("required (as for ASTRA-sim's analytical binaries)",
-                                  field="--" + opt.replace("_", "-"))
-        from sim.astra import run_astra
+    from sim.api import run_astra
 
-        groups = args.comm_group_configuration
-        if groups == "empty":        # ASTRA-sim's own default, meaning no groups
-            groups = None
-        result = run_astra(args.workload_configuration, args.system_configuration,
-                           args.network_configuration, args.remote_memory_configuration,
-                           args.backend, comm_group_path=groups,
-                           injection_scale=args.injection_scale,
-                           num_queues_per_dim=args.num_queues_per_dim)
-    bridge = None
-    if args.cposim_fabric:
-        from sim.astra.bridge import run_bridge
-
-        bridge = run_bridge(args.workload_configuration, args.cposim_fabric, args.policy,
-                            args.fidelity)
+    groups = args.comm_group_configuration
+    run = run_astra(args.workload_configuration, args.system_configuration,
+                    args.network_configuration,
+                    remote_memory_configuration=args.remote_memory_configuration,
+                    backend=args.backend,
+                    # ASTRA-sim's own default, "empty", means no groups
+                    comm_group_configuration=None if groups == "empty" else groups,
+                    injection_scale=args.injection_scale,
+                    num_queues_per_dim=args.num_queues_per_dim,
+                    cposim_fabric=args.cposim_fabric, policies=args.policy,
+                    fidelity=args.fidelity)
     if args.json:
-        out = result.to_dict() if result is not None else {}
-        if bridge is not None:
-            out["cposim_native"] = bridge
-        json.dump(out, sys.stdout, indent=2)
+        json.dump(run.to_dict(), sys.stdout, indent=2)
         print()
         return 0
-    if result is not None:
-        print("\n".join(result.lines()))
-    if bridge is not None:
-        from sim.astra.bridge import format_bridge
-
-        if result is not None:
-            print()
-        print(format_bridge(bridge))
+    print("\n".join(run.lines()))
     return 0

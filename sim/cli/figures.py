@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import time
@@ -11,19 +10,7 @@ from pathlib import Path
 
 from sim.errors import CposimError
 
-# CLI name -> module in experiments/. Each module defines run(quick: bool) -> FigureResult.
-FIGURES = {
-    "collectives": "experiments.collectives",
-    "link-reach": "experiments.link_reach",
-    "reliability": "experiments.reliability",
-    "nvidia-power": "experiments.nvidia_power",
-    "signal-integrity": "experiments.signal_integrity",
-    "broadcom-meta": "experiments.broadcom_meta",
-    "ibm-claim": "experiments.ibm_claim",
-    "scaleup-domain": "experiments.scaleup_domain",
-    "what-cpo-buys": "experiments.what_cpo_buys",
-    "validation": "experiments.validation",
-}
+from experiments import FIGURES, run_figure
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,8 +42,6 @@ def figures_bar(total: int, *, quiet: bool):
 
 
 def handle(args: argparse.Namespace) -> int:
-    from experiments.common import save
-
     if args.list:
         for name, mod in FIGURES.items():
             print(f"{name}\t{mod}")
@@ -75,9 +60,8 @@ def handle(args: argparse.Namespace) -> int:
         for n in names:
             bar.set_description_str(n, refresh=False)   # no refresh: it would beat the delay
             t0 = time.perf_counter()
-            module = importlib.import_module(FIGURES[n])
-            result = module.run(quick=args.quick)
-            out = save(result, args.out / n.replace("-", "_"))
+            result = run_figure(n, quick=args.quick, out=args.out)
+            out = result.out
             wall = time.perf_counter() - t0
             entry = {"figure": n, "out": str(out), "wall_s": round(wall, 3),
                      "checks": [dict(claim=c.claim, published=c.published, ours=c.ours,
