@@ -4,13 +4,16 @@ One row per published measurement (``experiments/data/validation_cases.csv``: th
 configuration the source states, the source with its table, and whether a parameter was fitted
 on it). Two kinds:
 
-* **collective**: nccl-tests-style bus bandwidth of all-reduce / all-gather / reduce-scatter on
-  8x A100, 8x H200 and 8x B200 NVSwitch nodes and across 4 nodes (EFA, 400 Gb/s per GPU).
+* **collective**: nccl-tests bus bandwidth (or, where nccl-tests prints it with fewer than two
+  significant digits, the time) of all-reduce / all-gather / reduce-scatter on 8x A100, 8x
+  H100, 8x H200 and 8x B200 NVSwitch nodes, across 4 nodes over EFA (400 Gb/s per GPU) and
+  across 2-8 H100 nodes over 400 Gb/s InfiniBand (users' tables in NVIDIA/nccl-tests issues).
   Predicted by NCCL's own cost model (:mod:`sim.comm.nccl`: its algorithm and protocol choice,
-  latencies, NVLink efficiency, NVLS) on the bandwidths of a cposim fabric of that node
-  (``dgx-h100-superpod`` structure, NVLink 3/4/5 by lane count and rate). Beside it, the
-  collective as cposim's engine alone times it (``run_collective``, flow fidelity, no software
-  layer) — what the default engine would say.
+  latencies, NVLink efficiency, NVLS) on the bandwidths of a cposim fabric of that cluster
+  (``dgx-h100-superpod`` structure, NVLink 3/4/5 by lane count and rate), through the public
+  path a user runs: ``sim.collective(..., nccl=True)``, i.e. ``cposim collective --nccl``.
+  Beside it, the collective as cposim's engine alone times it (the same call's engine result,
+  flow fidelity, no software layer) — what ``cposim collective`` without ``--nccl`` says.
 * **iteration**: per-GPU throughput or step time of Megatron-LM GPT 1.7B-1T on 32-3,072 A100
   (SC'21 Table 1), the Megatron-LM baseline of MegaScale's 175B strong scaling on 256-12,288
   GPUs (NSDI'24 Table 2) and Llama 3 405B on 8,192-16,384 H100 (arXiv 2407.21783 Table 4).
@@ -27,8 +30,10 @@ and prints the refit next to the stored value; every other row is held out, and 
 taken over held-out rows only.
 
 ``--quick``: every collective row, and the iteration rows whose micro-batches x layers per
-stage is at most 300 (7 of 21; stored calibration, no refit). Writes ``results/validation/``: ``validation.parquet`` (one row per
-case), ``validation_summary.parquet``, ``validation.pdf/.png``, ``manifest.json``.
+stage is at most 300 (7 of 21; stored calibration, no refit). Writes ``results/validation/``:
+``validation.parquet`` (one row per case), ``validation_summary.parquet`` (per kind),
+``validation_by_source.parquet`` (per kind and source), ``validation.pdf/.png``,
+``manifest.json``.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ import pandas as pd
 import simpy
 
 from experiments.common import Check, FigureResult, apply_style
-from sim.comm import Communicator, run_collective
+from sim.api import collective
 from sim.comm import nccl
 from sim.fabric import build_topology, make_fabric
 from sim.runtime import simulate
@@ -92,18 +97,22 @@ def _num(v, default=None):
 
 
 # --------------------------------------------------------------------------- collectives
-def _collective_topology(gpu: str, gpus: int):
-    n = max(8, gpus)
+def collective_topology(gpu: str, gpus: int):
+    """The row's cluster: ``dgx-h100-superpod`` structure with the GPU's NVLink generation;
+    fewer than 8 GPUs are one node of that many GPUs on its NVSwitch."""
+    kw = {}                  # NVLink 4 (H100, H200): the preset's 18 links x 2 x 100G
     if gpu == "a100":        # NVLink 3: 12 links x 4 lanes x 50G = 24 x 100G lanes
-        return build_topology(PRESET, gpus=n, scaleup_lanes=24)
-    if gpu == "b200":        # NVLink 5: 18 links x 2 lanes x 200G
-        return build_topology(PRESET, gpus=n, scaleup_lane_rate_bps=200e9)
-    return build_topology(PRESET, gpus=n)   # NVLink 4 (H100, H200)
+        kw = dict(scaleup_lanes=24)
+    elif gpu == "b200":      # NVLink 5: 18 links x 2 lanes x 200G
+        kw = dict(scaleup_lane_rate_bps=200e9)
+    if gpus < 8:             # one node of that many GPUs
+        kw.update(scaleup_size=gpus, rails=gpus, su_gpus=gpus, gpus_per_rack=gpus)
+    return build_topology(PRESET, gpus=gpus, **kw)
 
 
 @lru_cache(maxsize=None)
 def _collective_fabric(gpu: str, gpus: int):
-    topo = _collective_topology(gpu, gpus)
+    topo = collective_topology(gpu, gpus)
     return topo, make_fabric(simpy.Environment(), topo, fidelity="analytical")
 
 
@@ -118,24 +127,31 @@ def _nccl_algorithm(label: str) -> str:
     return "default"
 
 
-def predict_collective(row, cal: dict[str, float]) -> dict:
-    n = int(row["gpus"])
-    topo, fab = _collective_fabric(row["gpu"], n)
-    members = np.arange(n)
-    intra, inter, nodes = nccl.fabric_bandwidths(fab, members)
-    size = float(row["size_bytes"])
-    c = nccl.choose(row["op"], size, n, nodes, intra, inter, nccl.arch_of(row["gpu"]),
-                    algorithm=_nccl_algorithm(row["nccl_algo"]),
-                    nvls_latency_s=cal["nccl.nvls.latency"])
-    # cposim's engine alone: the same collective on the same fabric, flow fidelity
-    env = simpy.Environment()
-    flow = make_fabric(env, topo, fidelity="flow")
-    ev = run_collective(env, flow, Communicator("c", members, members), row["op"], size)
-    env.run(until=ev)
-    r = ev.value
-    return {"ours": c.busbw_Bps / 1e9, "ours_algorithm": f"{c.algorithm}/{c.protocol}",
-            "ours_time_s": c.time_s, "engine_only": r.busbw_Bps / 1e9,
-            "engine_algorithm": r.algorithm}
+def collective_run(row):
+    """The row as a user runs it: ``sim.collective(..., nccl=True)`` (``cposim collective
+    --nccl``) on the row's cluster, flow fidelity — NCCL's layer and the engine alone."""
+    return collective(row["op"], size=float(row["size_bytes"]),
+                      topology=collective_topology(row["gpu"], int(row["gpus"])),
+                      fidelity="flow", nccl=True, gpu=row["gpu"],
+                      nccl_algo=_nccl_algorithm(row["nccl_algo"]))
+
+
+def _in_unit(row, time_s: float, busbw_Bps: float) -> float:
+    """A prediction in the row's published quantity: busbw (GB/s) or time (us)."""
+    if row["quantity"] == "time":
+        return time_s * 1e6
+    return busbw_Bps / 1e9
+
+
+def predict_collective(row) -> dict:
+    if row["nic_gbps"] not in ("", "400"):   # the preset's NIC: 4 x 100G lanes per GPU
+        raise ValueError(f"{row['case_id']}: the collective fabric has 400 Gb/s NICs")
+    run = collective_run(row)
+    c = run.nccl
+    return {"ours": _in_unit(row, c["time_s"], c["busbw_Bps"]),
+            "ours_algorithm": f"{c['algorithm']}/{c['protocol']}", "ours_time_s": c["time_s"],
+            "engine_only": _in_unit(row, run.time_s, run.busbw_Bps),
+            "engine_algorithm": run.algorithm}
 
 
 # --------------------------------------------------------------------------- iterations
@@ -263,7 +279,7 @@ def table(quick: bool = False, refit: bool | None = None) -> tuple[pd.DataFrame,
         rec = dict(row)
         t0 = time.perf_counter()
         if row["kind"] == "collective":
-            rec.update(predict_collective(row, cal))
+            rec.update(predict_collective(row))
         elif quick and work(row) > QUICK_MAX_WORK:
             rec.update(ours=math.nan)
         else:
@@ -302,11 +318,26 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def by_source(df: pd.DataFrame) -> pd.DataFrame:
+    """Held-out median |error| per kind and source (what the README's sources line quotes)."""
+    rows = []
+    d = df[df.ours.notna() & ~df.fitted]
+    for (kind, src), g in d.groupby(["kind", "source_id"]):
+        rec = {"kind": kind, "source_id": src, "held_out": int(len(g)),
+               "median_abs_rel_error": float(g.abs_rel_error.median()),
+               "within_10pct": float((g.abs_rel_error <= 0.10).mean())}
+        if kind == "collective":
+            rec["engine_only_median_abs_rel_error"] = float(
+                g.engine_only_rel_error.abs().median())
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
 def plot(df: pd.DataFrame) -> plt.Figure:
     apply_style()
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.4))
     markers = {"megatron-sc21": "o", "megascale-nsdi24": "s", "llama3": "D",
-               "bekman-book": "^"}
+               "bekman-book": "^", "nccl-tests-309": "v", "nccl-tests-290": "P"}
     colours = {"a100": "#0072B2", "h100": "#D55E00", "h200": "#009E73", "b200": "#CC79A7"}
     for ax, kind in zip(axes, ("iteration", "collective")):
         d = df[(df.kind == kind) & df.ours.notna()]
@@ -315,10 +346,15 @@ def plot(df: pd.DataFrame) -> plt.Figure:
         x = np.geomspace(lo, hi, 50)
         ax.fill_between(x, x / 1.1, x * 1.1, color="0.85", label="±10 %")
         ax.plot(x, x, color="0.4", linewidth=0.6)
-        for (src, gpu), g in d.groupby(["source_id", "gpu"]):
+        main_unit = d.unit.mode().iloc[0]
+        for (src, gpu, unit), g in d.groupby(["source_id", "gpu", "unit"]):
             held = g[~g.fitted]
+            other = unit != main_unit          # e.g. small messages published as a time
+            colour = colours.get(gpu, "k")
+            paint = dict(facecolors="none", edgecolors=colour) if other else dict(color=colour)
             ax.scatter(held.published, held.ours, marker=markers.get(src, "o"), s=14,
-                       color=colours.get(gpu, "k"), label=f"{src} ({gpu})", alpha=0.85)
+                       alpha=0.85, label=f"{src} ({gpu}" + (f", {unit})" if other else ")"),
+                       **paint)
             fit = g[g.fitted]
             if len(fit):
                 ax.scatter(fit.published, fit.ours, marker=markers.get(src, "o"), s=40,
@@ -345,6 +381,7 @@ def run(quick: bool = False) -> FigureResult:
     t0 = time.perf_counter()
     df, fits = table(quick)
     summ = summary(df)
+    sources = by_source(df)
     cal = load_calibration()
     checks, notes = [], []
     for _, s in summ.iterrows():
@@ -357,6 +394,9 @@ def run(quick: bool = False) -> FigureResult:
     coll = summ[summ.kind == "collective"].iloc[0]
     notes.append(f"collectives with cposim's engine alone (no NCCL layer): held-out median "
                  f"|error| {coll.engine_only_median_abs_rel_error:.1%}")
+    for _, s in sources.iterrows():
+        notes.append(f"{s.kind}, {s.source_id}: {s.held_out} held-out rows, median |error| "
+                     f"{s.median_abs_rel_error:.1%}")
     for key, value in fits.items():
         stored = float(cal.set_index("key").value[key])
         checks.append(Check(f"refit of {key} on its calibration row vs sim/phy/calibration.csv",
@@ -369,7 +409,8 @@ def run(quick: bool = False) -> FigureResult:
         "cases": str(DATA.relative_to(DATA.parents[2])),
         "calibration": {k: dict(value=float(v), unit=u, note=nt)
                         for k, v, u, nt in zip(cal.key, cal.value, cal.unit, cal.note)},
-        "nccl_model": {"source": nccl.NCCL_SOURCE, "module": "sim.comm.nccl"},
+        "nccl_model": {"source": nccl.NCCL_SOURCE, "module": "sim.comm.nccl",
+                       "path": "sim.collective(..., nccl=True), i.e. cposim collective --nccl"},
         "iteration_fabric": {"preset": PRESET, "scaleup": "NVLink at NCCL's effective rate "
                              "(links x SMxx_NVLINK_BW)",
                              "scaleup_link_latency_s": SCALEUP_LINK_LATENCY_S,
@@ -379,6 +420,7 @@ def run(quick: bool = False) -> FigureResult:
         "peers": dict(PEERS),
     }
     return FigureResult(name="validation", tables={"validation": df,
-                                                    "validation_summary": summ},
+                                                    "validation_summary": summ,
+                                                    "validation_by_source": sources},
                         figures={"validation": plot(df)}, checks=checks, parameters=params,
                         config={"quick": quick, "rows": int(len(df))}, notes=notes)

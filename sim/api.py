@@ -217,7 +217,8 @@ def topology(preset: str | Path | Mapping[str, Any] = "dgx-h100-superpod", /,
 class CollectiveRun:
     """One collective's outcome (``cposim collective``): the main figures as attributes,
     ``.to_dict()`` the JSON object ``cposim collective --json`` prints, ``.result`` the
-    communication layer's record (link bytes, energy by technology, phases)."""
+    communication layer's record (link bytes, energy by technology, phases), ``.nccl`` (with
+    ``nccl=True``) NCCL's algorithm, protocol, time, algbw and busbw on the same fabric."""
 
     op: str
     algorithm: str
@@ -233,6 +234,7 @@ class CollectiveRun:
     record: dict[str, Any] = dataclasses.field(repr=False, compare=False)
     result: CollectiveResult | None = dataclasses.field(default=None, repr=False,
                                                         compare=False)
+    nccl: dict[str, Any] | None = None   # the NCCL software layer (``nccl=True``)
 
     def to_dict(self) -> dict[str, Any]:
         """What ``cposim collective --json`` prints (a copy)."""
@@ -301,7 +303,8 @@ def collective(op: str, algo: str = "auto", gpus: int | None = None,
                switch_latency: str | float | None = None, policy: str | None = None,
                tier_policy: Mapping[str, str] | Sequence[str] | None = None, chunks: int = 1,
                root: int = 0, intra: str = "ring", inter: str = "ring",
-               routing: str = "ecmp-hash", seed: int = 0) -> CollectiveRun:
+               routing: str = "ecmp-hash", seed: int = 0, nccl: bool = False,
+               gpu: str | None = None, nccl_algo: str | None = None) -> CollectiveRun:
     """One collective on all GPUs of a topology -> time, algbw/busbw (nccl-tests
     definitions), bytes and energy per link technology (``cposim collective``).
 
@@ -313,6 +316,14 @@ def collective(op: str, algo: str = "auto", gpus: int | None = None,
     ``policy``/``tier_policy``), or a topology from :func:`topology`. ``gpus``: default 8 on
     the switch, the preset's size otherwise. ``fidelity``: flow, packet or analytical.
 
+    The time above is the engine's: the wire, no collective library. ``nccl=True`` adds
+    (``.nccl``, JSON ``"nccl"``) what NCCL's own cost model (:mod:`sim.comm.nccl`, the layer
+    ``cposim figures validation`` checks against published nccl-tests tables) says for the
+    same collective on this fabric's bandwidths: the algorithm and protocol it picks, its time,
+    algbw and busbw. ``gpu``: a100, h100 (default), h200 or b200 (NCCL's NVLink rate, NVLS);
+    ``nccl_algo``: default (NCCL's choice), ring, nvls or nvlstree, as ``NCCL_ALGO`` forces it.
+    Covers allreduce, allgather, reducescatter and alltoall (as NCCL's point-to-point sends).
+
     >>> import sim
     >>> r = sim.collective("allreduce", "ring", 8, "1MiB", link_bandwidth="50GB/s")
     >>> r.gpus, r.algorithm, round(r.busbw_Bps / r.algbw_Bps, 3)
@@ -322,6 +333,10 @@ def collective(op: str, algo: str = "auto", gpus: int | None = None,
     >>> sim.collective("allreduce", size="1MiB", gpus=0)
     Traceback (most recent call last):
     sim.errors.CposimError: field 'gpus': must be >= 1, got 0
+    >>> r = sim.collective("allreduce", size="1GiB", topology="dgx-h100-superpod", gpus=8,
+    ...                    nccl=True, gpu="h100")
+    >>> r.nccl["algorithm"], r.nccl["protocol"], round(r.nccl["busbw_Bps"] / 1e9)
+    ('nvls', 'Simple', 505)
     """
     import time
 
@@ -342,6 +357,7 @@ def collective(op: str, algo: str = "auto", gpus: int | None = None,
                           f"{', '.join(FIDELITIES)}", field="fidelity")
     if not _is_count(chunks) or chunks < 1:
         raise CposimError(f"must be >= 1, got {chunks}", field="chunks")
+    nccl_gpu, nccl_alg = _nccl_options(op, nccl, gpu, nccl_algo)
     topo, desc = _collective_topology(topology, gpus, policy, tier_policy, link_bandwidth,
                                       link_latency, switch_latency)
     n = topo.n_gpus
@@ -375,10 +391,63 @@ def collective(op: str, algo: str = "auto", gpus: int | None = None,
         "closed_form_time_s": t_cf, "steps": r.n_steps, "waves": r.n_waves,
         "phases": list(r.phases), "wall_s": wall,
     }
+    layer = None
+    if nccl:
+        layer = _nccl_layer(fabric, n, op, size_bytes, nccl_gpu, nccl_alg)
+        record["nccl"] = copy.deepcopy(layer)
     return CollectiveRun(op=op, algorithm=r.algorithm, gpus=n, size_bytes=size_bytes,
                          fidelity=r.fidelity, time_s=r.time_s, algbw_Bps=r.algbw_Bps,
                          busbw_Bps=r.busbw_Bps, energy_j=r.energy_j, closed_form_time_s=t_cf,
-                         wall_s=wall, record=record, result=r)
+                         wall_s=wall, record=record, result=r, nccl=layer)
+
+
+def _nccl_options(op: str, nccl: bool, gpu: str | None,
+                  nccl_algo: str | None) -> tuple[str, str]:
+    """The NCCL layer's GPU and algorithm, checked before anything runs."""
+    from sim.comm import nccl as layer
+
+    if not nccl:
+        for name, value in (("gpu", gpu), ("nccl_algo", nccl_algo)):
+            if value is not None:
+                raise CposimError("only applies with the NCCL layer (nccl=True, --nccl)",
+                                  field=name)
+        return "", ""
+    g = "h100" if gpu is None else str(gpu).lower()
+    if g not in layer.GPUS:
+        raise CposimError(f"unknown GPU {gpu!r} for the NCCL layer; choose from "
+                          f"{', '.join(layer.GPUS)}", field="gpu")
+    alg = "default" if nccl_algo is None else str(nccl_algo).lower()
+    if alg not in layer.ALGORITHMS or alg == "p2p":
+        raise CposimError(f"unknown NCCL algorithm {nccl_algo!r}; choose from default, ring, "
+                          "nvls, nvlstree", field="nccl_algo")
+    if op not in layer.OPS:
+        raise CposimError(f"the NCCL layer covers {', '.join(layer.OPS)}, not {op}",
+                          field="op")
+    return g, alg
+
+
+def _nccl_layer(fabric: Any, n: int, op: str, size_bytes: float, gpu: str,
+                algorithm: str) -> dict[str, Any]:
+    """NCCL's choice and cost for ``op`` on all ``n`` GPUs of ``fabric`` (its bandwidths)."""
+    import numpy as np
+
+    from sim.comm import nccl as layer
+
+    intra, inter, nodes = layer.fabric_bandwidths(fabric, np.arange(n))
+    arch = layer.arch_of(gpu)
+    nvls_latency = layer.stored_nvls_latency_s()
+    try:
+        c = layer.choose(op, size_bytes, n, nodes, intra, inter, arch, algorithm=algorithm,
+                         nvls_latency_s=nvls_latency)
+    except CposimError as exc:
+        if exc.field != "algorithm":
+            raise
+        raise CposimError(exc.message, field="nccl_algo") from None
+    return {"gpu": gpu, "arch": arch, "nccl_algo": algorithm, "algorithm": c.algorithm,
+            "protocol": c.protocol, "time_s": c.time_s, "latency_s": c.latency_s,
+            "algbw_Bps": c.algbw_Bps, "busbw_Bps": c.busbw_Bps, "nodes": nodes,
+            "scaleup_Bps": intra, "nic_Bps": inter, "nvls_latency_s": nvls_latency,
+            "source": layer.NCCL_SOURCE}
 
 
 # ---------------------------------------------------------------------------- traces

@@ -138,7 +138,9 @@ def fake_figure(monkeypatch):
     mod = types.ModuleType("_cposim_fake_figure")
     mod.run = lambda quick=False: FigureResult(name="fake", notes=["made nothing"])
     monkeypatch.setitem(sys.modules, mod.__name__, mod)
-    monkeypatch.setattr("sim.cli.figures.FIGURES", {"fake": mod.__name__})
+    import experiments
+
+    monkeypatch.setitem(experiments.FIGURES, "fake", mod.__name__)   # the registry's own dict
     monkeypatch.setattr(sim.study, "PROGRESS_DELAY_S", 0.0)
 
 

@@ -1,5 +1,8 @@
 """validation: the published-measurement table, its calibration, the NCCL layer, the quick run."""
 
+import contextlib
+import io
+import json
 import math
 import re
 from pathlib import Path
@@ -8,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import sim
 from experiments import validation as v
+from sim.cli import main
 from sim.comm import nccl
 from workloads.generator import generate
 from workloads.generator.models import get_model
@@ -47,6 +52,11 @@ def test_cases_rows_sources_and_columns(cases):
     # every row names a table or figure and an address
     assert cases.table.str.contains("Table|table|§").all()
     assert cases.url.str.startswith("http").all()
+    # a collective is published as nccl-tests busbw, or its time where busbw has < 2 digits
+    assert set(co.quantity) == {"busbw", "time"}
+    assert (co[co.quantity == "time"].unit == "us").all()
+    assert (co[co.quantity == "busbw"].unit == "GB/s").all()
+    assert co.source_id.nunique() >= 3
 
 
 def test_at_most_two_fitted_parameters_each_on_named_rows(cases):
@@ -130,6 +140,80 @@ def test_multinode_ring_uses_every_nic():
     c = nccl.choose("allreduce", 16 * 2**30, 32, 4, 900e9, 50e9, "blackwell")
     assert c.busbw_Bps == pytest.approx(8 * 50e9, rel=0.01)      # min(NVLink, 8 NICs)
     assert nccl.arch_of("h200") == "hopper" and nccl.arch_of("b200") == "blackwell"
+
+
+def test_nccl_alltoall_is_point_to_point():
+    # one node: (n-1)/n of the buffer at NCCL's effective NVLink rate, plus one step
+    c = nccl.choose("alltoall", 2**30, 8, 1, 450e9, None, "hopper")
+    assert (c.algorithm, c.protocol) == ("p2p", "Simple")
+    assert c.time_s == pytest.approx((8.4 + 3.4) * 1e-6 + 7 / 8 * 2**30 / (18 * 20.6e9))
+    # across nodes the NIC carries the off-node share; small shares go LL
+    m = nccl.choose("alltoall", 2**30, 32, 4, 450e9, 50e9, "hopper")
+    assert m.time_s - m.latency_s == pytest.approx(24 / 32 * 2**30 / 50e9)
+    assert nccl.choose("alltoall", 8 * 16384, 8, 1, 450e9, None, "hopper").protocol == "LL"
+
+
+# ------------------------------------------------------------------------- cposim collective --nccl
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(list(argv))
+    return rc, out.getvalue(), err.getvalue()
+
+
+def test_cli_nccl_equals_the_api():
+    rc, out, _ = cli("collective", "--op", "allreduce", "--size", "256MiB", "--topology",
+                     "dgx-h100-superpod", "--gpus", "16", "--nccl", "--gpu", "h100", "--json")
+    assert rc == 0
+    want = json.loads(out)
+    got = sim.collective("allreduce", size="256MiB", topology="dgx-h100-superpod", gpus=16,
+                         nccl=True, gpu="h100")
+    assert got.nccl == want["nccl"] == got.to_dict()["nccl"]
+    assert (want["nccl"]["algorithm"], want["nccl"]["nodes"]) == ("ring", 2)
+    assert want["nccl"]["busbw_Bps"] == pytest.approx(
+        want["nccl"]["algbw_Bps"] * 2 * 15 / 16)
+    # without --nccl the record has no "nccl" entry; the engine's numbers are the same
+    plain = sim.collective("allreduce", size="256MiB", topology="dgx-h100-superpod", gpus=16)
+    assert "nccl" not in plain.to_dict() and plain.nccl is None
+    assert plain.time_s == got.time_s == want["time_s"]
+    rc, text, _ = cli("collective", "--op", "allreduce", "--size", "256MiB", "--topology",
+                      "dgx-h100-superpod", "--gpus", "16", "--nccl")
+    rc0, text0, _ = cli("collective", "--op", "allreduce", "--size", "256MiB", "--topology",
+                        "dgx-h100-superpod", "--gpus", "16")
+    assert rc == rc0 == 0
+    lines = [ln for ln in text.splitlines() if "simulated in" not in ln]
+    lines0 = [ln for ln in text0.splitlines() if "simulated in" not in ln]
+    extra = [ln for ln in lines if ln not in lines0]
+    assert len(lines) == len(lines0) + 1 and len(extra) == 1
+    assert extra[0].lstrip().startswith("NCCL (h100)") and "ring/Simple" in extra[0]
+
+
+def test_figure_row_is_what_the_user_runs(cases):
+    row = cases[cases.case_id == "i309g-h100x16-ring-ar-1GiB"].iloc[0]
+    pred = v.predict_collective(row)
+    assert int(row.size_bytes) == 2**30 and row.nccl_algo.startswith("Ring")
+    rc, out, _ = cli("collective", "--op", "allreduce", "--size", "1GiB",
+                     "--topology", "dgx-h100-superpod", "--gpus", "16", "--nccl", "--gpu",
+                     "h100", "--nccl-algo", "ring", "--json")
+    assert rc == 0
+    layer = json.loads(out)["nccl"]
+    assert pred["ours"] == layer["busbw_Bps"] / 1e9
+    assert pred["ours_time_s"] == layer["time_s"]
+    assert pred["ours_algorithm"] == f"{layer['algorithm']}/{layer['protocol']}"
+    assert pred["engine_only"] == json.loads(out)["busbw_Bps"] / 1e9
+
+
+@pytest.mark.parametrize("argv,field", [
+    (["--nccl", "--gpu", "x100"], "gpu"),
+    (["--gpu", "h100"], "gpu"),                       # --gpu without --nccl
+    (["--nccl", "--nccl-algo", "tree"], "nccl-algo"),
+    (["--nccl", "--op", "broadcast"], "op"),
+])
+def test_bad_nccl_options_exit_2_with_one_line(argv, field):
+    op = [] if "--op" in argv else ["--op", "allreduce"]
+    rc, out, err = cli("collective", *op, "--size", "1MiB", *argv)
+    assert rc == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and f"field '{field}'" in err
 
 
 # ------------------------------------------------------------------------- generator knobs

@@ -4,6 +4,8 @@
         --link-bandwidth 50GB/s --link-latency 500ns --fidelity flow --json
     cposim collective --op alltoall --size 64MiB --topology dgx-h100-superpod --gpus 256 \\
         --policy cpo
+    cposim collective --op allreduce --size 1GiB --topology dgx-h100-superpod --gpus 16 \\
+        --nccl --gpu h100
 
 ``--topology switch``: ``--gpus`` GPUs on one non-blocking switch; ``--link-bandwidth`` and
 ``--link-latency`` describe each GPU-switch link and the switch adds nothing unless
@@ -11,6 +13,12 @@
 (ASTRA-sim's Switch convention). Other topologies are presets (or a .toml/.json file) whose
 links come from the PHY model under ``--policy``. The collective runs on all GPUs.
 busbw follows nccl-tests (``doc/PERFORMANCE.md``).
+
+The time is the engine's (the wire, no collective library). ``--nccl`` adds NCCL's own cost
+model on the same fabric's bandwidths (:mod:`sim.comm.nccl`, the layer ``cposim figures
+validation`` checks against published nccl-tests tables): the algorithm and protocol NCCL
+picks and its time, algbw and busbw, for ``--gpu`` a100, h100 (default), h200 or b200;
+``--nccl-algo`` forces an algorithm as ``NCCL_ALGO`` does. JSON gains an ``"nccl"`` object.
 """
 
 from __future__ import annotations
@@ -77,13 +85,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--inter", default="ring", help="hierarchical: algorithm across domains")
     p.add_argument("--routing", default="ecmp-hash", help="routing of the fabric")
     p.add_argument("--seed", type=int, default=0, help="seed of the routing hash")
+    p.add_argument("--nccl", action="store_true",
+                   help="also NCCL's algorithm, protocol and predicted time/algbw/busbw (its "
+                   "tuner's cost model on this fabric; allreduce, allgather, reducescatter, "
+                   "alltoall)")
+    p.add_argument("--gpu", default=None,
+                   help="with --nccl: a100, h100 (default), h200 or b200")
+    p.add_argument("--nccl-algo", default=None,
+                   help="with --nccl: default (NCCL's choice), ring, nvls or nvlstree")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=handle)
 
 
 # the API's parameter names that are hyphenated options here
 _OPTION = {"link_bandwidth": "link-bandwidth", "link_latency": "link-latency",
-           "switch_latency": "switch-latency"}
+           "switch_latency": "switch-latency", "nccl_algo": "nccl-algo"}
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -95,7 +111,8 @@ def handle(args: argparse.Namespace) -> int:
                          link_latency=args.link_latency, switch_latency=args.switch_latency,
                          policy=args.policy, tier_policy=args.tier_policy, chunks=args.chunks,
                          root=args.root, intra=args.intra, inter=args.inter,
-                         routing=args.routing, seed=args.seed)
+                         routing=args.routing, seed=args.seed, nccl=args.nccl, gpu=args.gpu,
+                         nccl_algo=args.nccl_algo)
     except CposimError as exc:
         if exc.field not in _OPTION:
             raise
@@ -124,6 +141,7 @@ def _table(o: dict) -> str:
         f"{format_si(o['closed_form_time_s'], 's')})",
         f"  algbw            {format_si(o['algbw_Bps'], 'B/s')}",
         f"  busbw            {format_si(o['busbw_Bps'], 'B/s')}",
+        *([_nccl_line(o["nccl"])] if "nccl" in o else []),
         f"  bytes on wire    {format_si(o['bytes_on_wire'], 'B')} sent by GPUs, "
         f"{format_si(o['link_bytes'], 'B')} over links",
         f"  energy           {format_si(o['energy_j'], 'J')} "
@@ -136,3 +154,9 @@ def _table(o: dict) -> str:
                          f"{format_si(row['energy_j'], 'J'):>14}")
     lines.append(f"  (simulated in {o['wall_s']:.2f} s)")
     return "\n".join(lines)
+
+
+def _nccl_line(c: dict) -> str:
+    return (f"  NCCL ({c['gpu']})      {c['algorithm']}/{c['protocol']}: time "
+            f"{format_si(c['time_s'], 's')}, algbw {format_si(c['algbw_Bps'], 'B/s')}, "
+            f"busbw {format_si(c['busbw_Bps'], 'B/s')}")

@@ -22,15 +22,25 @@ with its constants, applied to the bandwidths of a cposim fabric:
   tuner also credits NVLS with n/(n-1) for pipelining two operations; that credit is for
   ranking algorithms and overstates measured NVLS bandwidth by ~25 %, so it is left out.)
   NVLSTree across nodes: NVLS inside each node, the node's NICs carrying 2x the buffer.
+* all-to-all: NCCL runs it as grouped point-to-point sends to every peer at once (no ring,
+  no tuner entry): time = latency + the larger of the bytes a GPU sends to the peers of its
+  own node, (ppn - 1)/n x size, at the NVLink effective rate and the bytes it sends off the
+  node, (n - ppn)/n x size, at its NIC rate — on one node (n - 1)/n x size / NVLink rate.
+  Protocol LL (half rate) when a peer's share is at most ``P2P_LL_THRESHOLD`` bytes, else
+  Simple; latency = ring base latency + one NVLink (or, across nodes, network) step of that
+  protocol, since every send is posted at once (our simplification, grade D; no published
+  all-to-all table validates it yet).
 
 Not modelled: NCCL's Tree and CollNet algorithms, PAT, channel-count search (``nChannels`` is
 taken as NCCL's NVLS default and 16 rings), and per-size chunking effects beyond the tuner's.
 
 Source of every constant: NVIDIA/nccl ``src/graph/tuning.cc`` (``ncclTunerConstantsDefaults``,
 ``nvlsEfficiency``, the model refinements), ``src/graph/topo.h`` (``SMxx_NVLINK_BW``) and
-``src/transport/nvls.cc`` (``NVLS_NCHANNELS_*``) at commit 5067397 (2026-06-11); grade A
-(primary source code). NVLink raw rates per link and direction: 25 GB/s (NVLink 3 and 4),
-50 GB/s (NVLink 5), NVIDIA product specifications (grade A).
+``src/transport/nvls.cc`` (``NVLS_NCHANNELS_*``) at commit 5067397 (2026-06-11), and
+``src/enqueue.cc`` (``NCCL_PARAM(P2pLLThreshold, "P2P_LL_THRESHOLD", 16384)``, the same in the
+NCCL 2.x sources read); grade A (primary source code). NVLink raw rates per link and
+direction: 25 GB/s (NVLink 3 and 4), 50 GB/s (NVLink 5), NVIDIA product specifications (grade
+A).
 """
 
 from __future__ import annotations
@@ -47,6 +57,11 @@ NCCL_SOURCE = ("NVIDIA/nccl src/graph/tuning.cc, src/graph/topo.h, src/transport
 
 PROTOCOLS = ("LL", "LL128", "Simple")
 ARCHS = ("ampere", "hopper", "blackwell")
+OPS = ("allreduce", "allgather", "reducescatter", "alltoall")
+# the GPU presets a user names for the layer (``cposim collective --nccl --gpu``)
+GPUS = ("a100", "h100", "h200", "b200")
+# what ``algorithm`` of :func:`choose` takes (NCCL_ALGO); ``default`` is NCCL's own choice
+ALGORITHMS = ("default", "ring", "nvls", "nvlstree", "p2p")
 _ARCH_INDEX = {"ampere": 1, "hopper": 2, "blackwell": 3}
 
 # topo.h: NCCL's effective NVLink bandwidth per link (GB/s); raw per link and direction.
@@ -71,6 +86,7 @@ LL128_FACTOR = 0.92          # "120.0/128.0" in tuning.cc, rounded there to 0.92
 LL_FACTOR = 0.5
 RING_PLATEAU = 1.4           # multi-node Simple all-reduce latency factor (compcap >= 80)
 NET_OVERHEAD_US = 1.0        # getNetOverhead, Intel x86 host (x3 for Simple)
+P2P_LL_THRESHOLD = 16384     # enqueue.cc: a send of at most this many bytes uses LL
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,14 @@ def arch_of(gpu: str) -> str:
     if g.startswith(("b200", "b300", "gb200", "gb300")):
         return "blackwell"
     raise CposimError(f"no NCCL architecture for GPU {gpu!r}", field="gpu")
+
+
+def stored_nvls_latency_s() -> float:
+    """The NVLS per-message latency fitted by the validation figure (``sim/phy/calibration.csv``,
+    key ``nccl.nvls.latency``): what ``cposim collective --nccl`` and the figure use."""
+    from sim.phy.calibration import calibration_value
+
+    return calibration_value("nccl.nvls.latency")
 
 
 def nvlink_efficiency(arch: str) -> float:
@@ -130,9 +154,8 @@ def candidates(op: str, size_bytes: float, n: int, nodes: int, intra_Bps: float,
     ``nvls_latency_s`` replaces NCCL's NVLS NVLink latency (25 us) when given: the one
     per-message overhead the validation figure fits (``sim/phy/calibration.csv``).
     """
-    if op not in ("allreduce", "allgather", "reducescatter"):
-        raise CposimError(f"the NCCL model covers allreduce, allgather, reducescatter, not {op!r}",
-                          field="op")
+    if op not in OPS:
+        raise CposimError(f"the NCCL model covers {', '.join(OPS)}, not {op!r}", field="op")
     if arch not in ARCHS:
         raise CposimError(f"unknown NCCL architecture {arch!r}", field="arch")
     if n < 2:
@@ -142,6 +165,8 @@ def candidates(op: str, size_bytes: float, n: int, nodes: int, intra_Bps: float,
     i2 = min(nodes, 3) - 1
     intra = intra_Bps * nvlink_efficiency(arch) / 1e9          # GB/s, as NCCL counts
     inter = (inter_Bps / 1e9) if inter_Bps else math.inf
+    if op == "alltoall":
+        return _alltoall(size_bytes, n, nodes, intra, inter)
     nsteps = _steps(op, n)
     out = {}
     # --- ring, three protocols
@@ -179,21 +204,43 @@ def candidates(op: str, size_bytes: float, n: int, nodes: int, intra_Bps: float,
     return out
 
 
+def _alltoall(size_bytes: float, n: int, nodes: int, intra: float, inter: float) -> dict:
+    """All-to-all as NCCL's grouped sends (module docstring); bandwidths in GB/s."""
+    ppn = n / nodes
+    per_peer = size_bytes / n
+    proto = "LL" if per_peer <= P2P_LL_THRESHOLD else "Simple"
+    p = PROTOCOLS.index(proto)
+    rate = LL_FACTOR if proto == "LL" else 1.0
+    t_intra = (ppn - 1) * per_peer / (intra * rate * 1e9)
+    t_inter = (n - ppn) * per_peer / (inter * rate * 1e9) if nodes > 1 else 0.0
+    return {("p2p", proto): _p2p_latency_s(proto, nodes) + max(t_intra, t_inter)}
+
+
+def _p2p_latency_s(proto: str, nodes: int) -> float:
+    p = PROTOCOLS.index(proto)
+    step = HW_LAT_US["net" if nodes > 1 else "nvlink"]["ring"][p]
+    return (BASE_LAT_US["ring"][p] + step) * 1e-6
+
+
 def choose(op: str, size_bytes: float, n: int, nodes: int, intra_Bps: float,
            inter_Bps: float | None, arch: str, *, algorithm: str = "default",
            protocol: str | None = None, cpu_vendor: int = 0,
            nvls_latency_s: float | None = None) -> NcclChoice:
     """NCCL's pick (fastest modelled pair) among the allowed ones. ``algorithm``: ``default``
-    (NCCL's choice; across nodes only Ring, since NCCL's trees are not modelled), ``ring``,
-    ``nvls`` or ``nvlstree`` (as ``NCCL_ALGO`` forces it)."""
+    (NCCL's choice; across nodes only Ring, since NCCL's trees are not modelled; all-to-all
+    is always ``p2p``), ``ring``, ``nvls`` or ``nvlstree`` (as ``NCCL_ALGO`` forces it)."""
+    alg = algorithm.lower()
+    if alg not in ALGORITHMS:
+        raise CposimError(f"unknown NCCL algorithm {algorithm!r}; choose from "
+                          f"{', '.join(ALGORITHMS)}", field="algorithm")
     kw = dict(cpu_vendor=cpu_vendor, nvls_latency_s=nvls_latency_s)
     c = candidates(op, size_bytes, n, nodes, intra_Bps, inter_Bps, arch, **kw)
     if ("none", "none") in c:
         return NcclChoice("none", "none", 0.0, 0.0, math.inf, math.inf)
-    alg = algorithm.lower()
     if alg == "default":
-        keep = {k: v for k, v in c.items() if k[0] in (("ring", "nvls") if nodes == 1
-                                                          else ("ring",))}
+        allowed = ("p2p",) if op == "alltoall" else ("ring", "nvls") if nodes == 1 \
+            else ("ring",)
+        keep = {k: v for k, v in c.items() if k[0] in allowed}
     else:
         keep = {k: v for k, v in c.items() if k[0] == alg}
     if protocol is not None:
@@ -202,7 +249,8 @@ def choose(op: str, size_bytes: float, n: int, nodes: int, intra_Bps: float,
         raise CposimError(f"NCCL algorithm {algorithm!r} is not available for {op} on {n} GPUs",
                           field="algorithm")
     (a, p), t = min(keep.items(), key=lambda kv: kv[1])
-    lat = candidates(op, 0.0, n, nodes, intra_Bps, inter_Bps, arch, **kw)[(a, p)]
+    lat = _p2p_latency_s(p, nodes) if a == "p2p" else \
+        candidates(op, 0.0, n, nodes, intra_Bps, inter_Bps, arch, **kw)[(a, p)]
     algbw = size_bytes / t if t > 0 else math.inf
     return NcclChoice(a, p, t, lat, algbw, algbw * busbw_factor(op, n))
 
