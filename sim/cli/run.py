@@ -54,6 +54,8 @@ def _cell(key: str, v, unit: str | None) -> str:
         return format_si(float(v), unit, 4)
     if key == "speedup_vs_first":
         return f"{float(v):.3f}x"
+    if key in ("optical_transceivers", "scaleout_planes"):
+        return str(int(round(float(v))))            # counts, never in e-notation
     return f"{float(v):.4g}"
 
 
