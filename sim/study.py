@@ -224,6 +224,14 @@ def study_budget(cfg: StudyConfig, source: str | None = None):
         switch_shoreline_m=None if b.switch_shoreline_mm is None else b.switch_shoreline_mm * 1e-3,
         max_planes=b.max_planes or int(costs["budget.max_planes"]))
     rates = [parse_rate_bps(r, field=f"budget.lane_rates.{i}") for i, r in enumerate(b.lane_rates)]
+    from sim.phy import load_parameters
+    from sim.phy.channel import rate_key
+
+    for i, r in enumerate(rates):        # name the study field, not the link model's
+        try:
+            rate_key(load_parameters(), r)
+        except CposimError as exc:
+            raise CposimError(exc.message, file=source, field=f"budget.lane_rates.{i}") from None
     return budget, rates
 
 

@@ -172,6 +172,8 @@ def _cli(tmp_path, capsys, body: str) -> tuple[int, str]:
     ('basis = "iso-cost"', "budget.cost_per_gpu_usd"),
     ('[costs]\n"price.nic.port_400g" = -1', "costs.price.nic.port_400g"),
     ('[budget]\nnetwork_power_per_gpu_w = 40', "budget.network_power_per_gpu_w"),  # ignored
+    ('basis = "iso-shoreline"\n[budget]\nshoreline_mm = 4\nlane_rates = ["300 Gb/s"]',
+     "budget.lane_rates.0"),
 ])
 def test_bad_budgets_exit_2_with_one_line_naming_the_field(tmp_path, capsys, body, field):
     rc, err = _cli(tmp_path, capsys, body)
