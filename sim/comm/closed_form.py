@@ -75,7 +75,8 @@ def closed_form(op: str, algorithm: str, n: int, size_bytes: float, alpha_s: flo
 
     ``hierarchical`` needs ``local_size`` (ranks per scale-up domain, ``L``); its
     inter-domain phase uses ``alpha_inter_s`` / ``bandwidth_inter_Bps`` (default: the
-    intra values) and the sub-algorithms ``intra`` / ``inter``.
+    intra values) and the sub-algorithms ``intra`` / ``inter``. A layout-aware algorithm
+    (``rings``) uses ``local_size`` and the inter-domain values where given.
     """
     op = normalise_op(op)
     alg = normalise_algorithm(algorithm)
@@ -86,6 +87,11 @@ def closed_form(op: str, algorithm: str, n: int, size_bytes: float, alpha_s: flo
         raise CposimError("need bandwidth > 0, alpha >= 0 and size >= 0", field="closed_form")
     C = max(int(chunks), 1)
     entry = find(alg)
+    if entry.layout_aware and local_size and n > 1:
+        entry.check_group(op, n)
+        return entry.closed_form(op, n, size_bytes, alpha_s, bandwidth_Bps, C, root,
+                                 local_size=local_size, alpha_inter_s=alpha_inter_s,
+                                 bandwidth_inter_Bps=bandwidth_inter_Bps)
     if not entry.composite:
         return flat_time(op, alg, n, size_bytes, alpha_s, bandwidth_Bps, C, root)
     return entry.closed_form(op, n, size_bytes, alpha_s, bandwidth_Bps, C, root,

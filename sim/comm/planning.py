@@ -112,6 +112,12 @@ def composite(alg: str) -> bool:
     return entry is not None and entry.composite
 
 
+def layout_aware(alg: str) -> bool:
+    """Whether ``alg`` is flat but uses a domain layout where the group has one."""
+    entry = registry.find(alg)
+    return entry is not None and entry.layout_aware
+
+
 def _split_matrix(split_bytes, n: int, i: int, n_comms: int):
     if split_bytes is None:
         return None
@@ -194,7 +200,8 @@ def _groups(topology, comms, op, size_bytes, algorithm, chunks, split_bytes, roo
             layout = None
         else:
             alg = choose_algorithm(op, c, dom) if algorithm == "auto" else algorithm
-            layout = domain_layout(c.endpoints, dom) if composite(alg) else None
+            layout = (domain_layout(c.endpoints, dom)
+                      if composite(alg) or layout_aware(alg) else None)
         if layout is None and composite(alg):
             raise CposimError(f"communicator {c.name!r} does not span several scale-up domains "
                               f"with the same number of ranks in each; {alg} needs that",

@@ -52,7 +52,8 @@ def build_schedule(op: str, algorithm: str, n: int, size_bytes: float, *, root: 
     """The schedule of ``op`` on ``n`` ranks (rank indices 0..n-1).
 
     ``layout`` (``(domains, ranks per domain)`` of rank indices) is needed by a composite
-    algorithm (``hierarchical``); ``intra`` / ``inter`` name the algorithms of its phases.
+    algorithm (``hierarchical``) and used by a layout-aware one (``rings``); ``intra`` /
+    ``inter`` name the algorithms of a composite one's phases.
     """
     op = normalise_op(op)
     algorithm = normalise_algorithm(algorithm)
@@ -68,6 +69,9 @@ def build_schedule(op: str, algorithm: str, n: int, size_bytes: float, *, root: 
     alg = registry.find(algorithm)
     if alg.composite:
         return alg.build(op, n, size_bytes, root, layout=layout, intra=intra, inter=inter)
+    if alg.layout_aware and split_bytes is None:
+        alg.check_group(op, n)
+        return alg.build(op, n, size_bytes, root, layout=layout)
     if alg.uneven_alltoall:
         alg.check_group(op, n)
         return alg.build(op, n, size_bytes, root, split_bytes=split_bytes)

@@ -69,6 +69,12 @@ class Algorithm:
     ``build(op, n, size_bytes, root, layout=, intra=, inter=)`` and checks its own inputs.
     ``closed_form``: flat, a :data:`ClosedForm`; composite, the same plus the keywords of
     :func:`sim.comm.closed_form.closed_form` (``local_size``, ``alpha_inter_s``, ...).
+    ``layout_aware``: a flat algorithm whose schedule depends on which ranks share a
+    scale-up domain (multi-channel rings): planning passes it the communicator's domain
+    layout, ``build(op, n, size_bytes, root, layout=)`` (None where there is none: then it
+    must be an ordinary flat schedule), and its closed form also takes ``local_size``,
+    ``alpha_inter_s`` and ``bandwidth_inter_Bps`` (absent: the flat form). Its periodic
+    form, if any, is only planned for groups without a layout.
     ``auto``: op -> situation (:data:`ANY` or :data:`SPANS_DOMAINS`) in which ``auto``
     picks this algorithm; at most one algorithm per (op, situation).
     ``order``: position in listings (CLI help, error messages).
@@ -85,6 +91,7 @@ class Algorithm:
     auto: Mapping[str, str] = field(default_factory=dict)
     uneven_alltoall: bool = False
     composite: bool = False
+    layout_aware: bool = False
     order: int = 100
 
     def __post_init__(self) -> None:
@@ -103,6 +110,9 @@ class Algorithm:
         if bool(self.periodic_ops) != (self.periodic_step is not None):
             raise CposimError(f"algorithm {self.name!r}: periodic_ops and periodic_step go "
                               "together", field="algorithm")
+        if self.composite and self.layout_aware:
+            raise CposimError(f"algorithm {self.name!r}: composite algorithms get the layout "
+                              "anyway; layout_aware is for flat ones", field="algorithm")
         if any(s not in SITUATIONS for s in self.auto.values()):
             raise CposimError(f"algorithm {self.name!r}: auto situations are {SITUATIONS}",
                               field="algorithm")
