@@ -99,7 +99,8 @@ class StudyConfig(pydantic.BaseModel):
     fidelity: Literal["flow", "packet", "analytical"] = "flow"
     mode: Literal["grouped", "per-rank"] = "grouped"
     algorithm: str = "auto"
-    routing: Literal["ecmp-hash", "ecmp-even"] = "ecmp-hash"
+    # pxn: NCCL's rail-local relays for cross-rail traffic (sim.fabric.routing.pxn)
+    routing: Literal["ecmp-hash", "ecmp-even", "pxn"] = "ecmp-hash"
     workload: WorkloadConfig = WorkloadConfig()
     topology: TopologyConfig = TopologyConfig()
     timeline: bool = True

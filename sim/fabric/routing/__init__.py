@@ -19,8 +19,10 @@ Modules, each importing only those listed after it:
   CSR route table (links, coef, latency, bottleneck) the network models read.
 * ``graph`` — :class:`RouteGraph`: a subset of the links as CSR adjacency, and the hop distances
   to destinations (reverse-BFS rows shared between destinations).
+* ``pxn`` — NCCL's PXN relays on rail-optimized fabrics (``routing = "pxn"``): the GPU a
+  cross-rail pair is relayed through.
 * ``ecmp`` — a batch of flows walked hop by hop: hash picks and even splits, routes as CSR by
-  flow (``ROUTINGS``).
+  flow.
 * ``nexthops`` — the equal-cost next links of a batch of entries (scan, or by distance class
   with per-(row, node) lists).
 * ``cache`` — the GPU pair -> route id index and the per-(row, node) next-level link cache.
@@ -31,9 +33,9 @@ The package's modules read each other's underscored attributes (a RouteGraph's a
 rows); outside it, use the names below.
 """
 
-from sim.fabric.routing.ecmp import ROUTINGS
 from sim.fabric.routing.entries import _unique_inverse, _unique_nodes, route_entries
 from sim.fabric.routing.graph import RouteGraph
+from sim.fabric.routing.router import ROUTING_NAMES as ROUTINGS  # ecmp-hash, ecmp-even, pxn
 from sim.fabric.routing.router import Router
 
 # (_unique_inverse, _unique_nodes: the pair-routing shortcuts of sim.fabric.pairs use them)

@@ -18,8 +18,12 @@ import numpy as np
 from sim.errors import CposimError
 from sim.fabric.routing.cache import _PairIndex
 from sim.fabric.routing.ecmp import ROUTINGS
-from sim.fabric.routing.entries import _grown, _segments, _unique_inverse
+from sim.fabric.routing.entries import _grown, _segments, _unique_inverse, route_entries
 from sim.fabric.routing.graph import RouteGraph, transit_nodes
+from sim.fabric.routing.pxn import relays
+
+# every routing a fabric accepts: the ECMP modes, and PXN (ECMP hash + rail-local relays)
+ROUTING_NAMES = ROUTINGS + ("pxn",)
 
 
 class Router:
@@ -27,11 +31,13 @@ class Router:
 
     def __init__(self, topo, *, routing: str = "ecmp-hash", seed: int = 0,
                  spray_planes: bool = True) -> None:
-        if routing not in ROUTINGS:
-            raise CposimError(f"unknown routing '{routing}' (choose from {', '.join(ROUTINGS)})",
-                              field="routing")
+        if routing not in ROUTING_NAMES:
+            raise CposimError(f"unknown routing '{routing}' (choose from "
+                              f"{', '.join(ROUTING_NAMES)})", field="routing")
         self.topo = topo
-        self.mode = routing
+        # pxn: hashed ECMP, with cross-rail pairs relayed on their rail (sim.fabric.routing.pxn)
+        self.pxn = routing == "pxn"
+        self.mode = "ecmp-hash" if self.pxn else routing
         self.seed = int(seed)
         # a GPU with several equal-cost NIC ports (a multi-plane NIC) spreads each flow over
         # them; not in direct networks, where a GPU's links are the network itself
@@ -100,6 +106,34 @@ class Router:
         return np.where(use_up, 0, np.where(self.out_ok, 1, 2))
 
     def _add(self, s: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Route the new pairs ``s[i] -> d[i]`` -> their route ids: PXN relays as their two
+        legs joined (each leg a pair of its own), the others directly (:meth:`_add_direct`)."""
+        relay = (relays(self.topo, s, d, self.graph_of(s, d) == 1, self.up_ok) if self.pxn
+                 else np.full(s.size, -1, dtype=np.int64))
+        m = np.flatnonzero(relay >= 0)
+        if not m.size:
+            return self._add_direct(s, d)
+        out = np.empty(s.size, dtype=np.int64)
+        direct = np.flatnonzero(relay < 0)
+        if direct.size:
+            out[direct] = self._add_direct(s[direct], d[direct])
+        r1 = self.route_ids(s[m], relay[m])          # NVLink leg (same domain: direct)
+        r2 = self.route_ids(relay[m], d[m])          # rail leg (same rail: direct)
+        ptr, links, coef, lat, _ = self.table()
+        seg1, i1 = route_entries(ptr, r1)
+        seg2, i2 = route_entries(ptr, r2)
+        row = np.concatenate([seg1, seg2])
+        link = np.concatenate([links[i1], links[i2]])
+        cf = np.concatenate([coef[i1], coef[i2]])
+        order = np.lexsort((link, row))              # each route's links by link id
+        new_ptr = np.zeros(m.size + 1, dtype=np.int64)
+        new_ptr[1:] = np.cumsum((ptr[r1 + 1] - ptr[r1]) + (ptr[r2 + 1] - ptr[r2]))
+        base = self._n_routes
+        self._append(new_ptr, link[order], cf[order], lat[r1] + lat[r2])
+        out[m] = base + np.arange(m.size)
+        return out
+
+    def _add_direct(self, s: np.ndarray, d: np.ndarray) -> np.ndarray:
         """Route the new pairs ``s[i] -> d[i]`` (GPU indices), each on its graph, and append
         them to the table in this order -> their route ids."""
         topo = self.topo
