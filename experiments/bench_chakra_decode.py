@@ -32,8 +32,6 @@ import argparse
 import gc
 import json
 import math
-import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -41,6 +39,7 @@ import sys
 import time
 from pathlib import Path
 
+from experiments.bench_fabric import machine
 from workloads.readers.chakra import decode_et_file, rank_files
 from workloads.readers.protowire import SCHEMA_DIR, Schema, WireError, load_schema, read_varint
 
@@ -310,19 +309,6 @@ def _rss_worker(files: list[Path], decoder: str) -> None:
     peak = _hwm_mib()
     print(json.dumps({"base_mib": round(base, 1), "peak_mib": round(peak, 1),
                       "wall_s": round(wall, 3), "files": len(held)}))
-
-
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
 
 
 def main(argv: list[str] | None = None) -> int:
