@@ -86,8 +86,9 @@ def load_calibration() -> pd.DataFrame:
 
 
 def calibration_values() -> dict[str, float]:
-    c = load_calibration()
-    return {k: float(v) for k, v in zip(c.key, c.value)}
+    from sim.phy.calibration import calibration_values as stored
+
+    return stored()
 
 
 def _num(v, default=None):

@@ -8,19 +8,33 @@ figure measures use the same number.
 
 from __future__ import annotations
 
-import csv
 from functools import lru_cache
 from pathlib import Path
 
 from sim.errors import CposimError
+from sim.phy.parameters import _SI_TARGET, _to_si, read_sourced_csv
 
 CALIBRATION_CSV = Path(__file__).with_name("calibration.csv")
 
 
+_SI = ("", "1", "s")          # already SI: a number, seconds
+
+
+def _convert(text: str, unit: str, key: str) -> tuple[float, float]:
+    value = float(text)
+    return value, value if unit in _SI else _to_si(value, unit, key=key)
+
+
 @lru_cache(maxsize=None)
 def _values() -> dict[str, float]:
-    with CALIBRATION_CSV.open(newline="") as fh:
-        return {row["key"]: float(row["value"]) for row in csv.DictReader(fh)}
+    # the rows are checked like parameters.csv's (a known unit, a grade, a source)
+    rows = read_sourced_csv(CALIBRATION_CSV, {*_SI_TARGET, *_SI}, _convert)
+    return {key: p.si for key, p in rows.items()}
+
+
+def calibration_values() -> dict[str, float]:
+    """Every fitted parameter's stored value, in SI units."""
+    return dict(_values())
 
 
 def calibration_value(key: str) -> float:
