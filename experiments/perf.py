@@ -20,7 +20,9 @@ Cases (full run; ``--quick`` shrinks every one to a smoke test of a few seconds)
 * ``even-gpt3-131072-analytical``: the 131k GPT-3 iteration with ``routing="ecmp-even"``.
 * ``deepseek-v3-N-flow``: one DeepSeek-V3 iteration (TP1, PP8, EP32, global batch 8,192) on
   N = 2,048 / 16,384 GPUs of the DGX H100 SuperPOD preset, ``flow``; ``mixtral-4096-flow``:
-  Mixtral 8x7B (TP1, PP1, EP8, global batch 4,096) on 4,096 GPUs. All-to-all heavy.
+  Mixtral 8x7B (TP1, PP1, EP8, global batch 4,096) on 4,096 GPUs. All-to-all heavy. Default
+  routing (``pxn``, NCCL's); ``deepseek-v3-2048-flow-ecmp-hash``: the 2,048 case without
+  PXN relays, every cross-rail pair through the spines (no target: a different network).
 * ``cmd-*``: whole commands as a user types them (``cposim --help``, ``cposim link ...``,
   ``cposim collective`` ring all-reduce on 16,384 / 65,536 GPUs, ``cposim run`` of the small
   example and of the built-in default), each a fresh process in a scratch folder after one
@@ -85,9 +87,10 @@ CASES: dict[str, tuple] = {
     # MoE iterations in flow fidelity (all-to-all heavy)
     "deepseek-v3-2048-flow": ("deepseek", 2048, "flow", 60.0, "<= 60 s"),
     "deepseek-v3-16384-flow": ("deepseek", 16384, "flow", 600.0, "<= 600 s, <= 4 GB"),
-    # the same with NCCL's PXN relays (routing="pxn"): a different network model whose
-    # all-to-alls stay on their rails -- reported beside the target, not as meeting it
-    "deepseek-v3-2048-flow-pxn": ("deepseek-pxn", 2048, "flow", None, "- (routing pxn)"),
+    # the same without NCCL's PXN relays (routing="ecmp-hash"): cross-rail pairs of the
+    # all-to-alls climb to the spines and couple every EP group (a different network model)
+    "deepseek-v3-2048-flow-ecmp-hash": ("deepseek-ecmp", 2048, "flow", None,
+                                        "- (routing ecmp-hash)"),
     "mixtral-4096-flow": ("mixtral", 4096, "flow", 60.0, "<= 60 s"),
     # whole commands as a user types them, each in a fresh process (wall time and peak RSS of
     # that process); "startup" is the bare interpreter, for the "beyond start-up" figures
@@ -114,7 +117,7 @@ COMMANDS: dict[str, list[str]] = {
 COMMANDS["cmd-collective-65536"] = COMMANDS["cmd-collective-16384"]
 QUICK_SIZE = {"ring": 256, "gpt3": 128, "solve": 2048, "packet": 64, "equal-ring": 64,
               "equal-gpt3": 128, "straggler-gpt3": 128, "equal-straggler-gpt3": 128,
-              "even-gpt3": 128, "deepseek": 256, "deepseek-pxn": 256, "mixtral": 64,
+              "even-gpt3": 128, "deepseek": 256, "deepseek-ecmp": 256, "mixtral": 64,
               "cmd": 1024}
 STRAGGLERS = {5: 1.25}
 MEMORY_TARGET_BYTES = {"gpt3-16384-flow": 4e9, "deepseek-v3-16384-flow": 4e9,
@@ -161,7 +164,7 @@ def gpt3_trace(n: int):
 
 
 def gpt3_case(n: int, fidelity: str, fast: bool = True, stragglers: dict | None = None,
-              plain: str = "iteration", routing: str = "ecmp-hash") -> dict:
+              plain: str = "iteration", routing: str = "pxn") -> dict:
     """``fast``: every speed-up; else the plain path ``_plain()[plain]``."""
     from sim.fabric import SpeedOptions, build_topology
     from sim.runtime.result import simulate
@@ -180,10 +183,10 @@ def gpt3_case(n: int, fidelity: str, fast: bool = True, stragglers: dict | None 
             "collectives": s["collectives_launched"], "replayed": s["collectives_replayed"]}
 
 
-def moe_case(model: str, n: int, fidelity: str, routing: str = "ecmp-hash") -> dict:
+def moe_case(model: str, n: int, fidelity: str, routing: str = "pxn") -> dict:
     """DeepSeek-V3 TP1 PP8 EP32, global batch 8,192 (4 x n/2,048 for the quick size);
-    Mixtral 8x7B TP1 PP1 EP8, global batch = n. ``routing="pxn"``: NCCL's rail-local relays
-    (a different network model, not a speed-up: its iteration differs)."""
+    Mixtral 8x7B TP1 PP1 EP8, global batch = n. ``routing``: pxn (the default, NCCL's relays) or
+    ecmp-hash (no relays: a different network model, not a speed-up; its iteration differs)."""
     from sim.fabric import build_topology
     from sim.runtime.result import simulate
     from workloads.generator import generate
@@ -214,8 +217,8 @@ def run_case(name: str, quick: bool, fast: bool = True) -> dict:
         return gpt3_case(n, fid, fast, routing="ecmp-even")
     if kind in ("deepseek", "mixtral"):
         return moe_case(kind, n, fid)
-    if kind == "deepseek-pxn":
-        return moe_case("deepseek", n, fid, routing="pxn")
+    if kind == "deepseek-ecmp":
+        return moe_case("deepseek", n, fid, routing="ecmp-hash")
     if kind.startswith("equal-"):
         if kind == "equal-straggler-gpt3":   # plain = one control loop per rank, no replay
             def fn(n, fid, fast):

@@ -303,7 +303,7 @@ def collective(op: str, algo: str = "auto", gpus: int | None = None,
                switch_latency: str | float | None = None, policy: str | None = None,
                tier_policy: Mapping[str, str] | Sequence[str] | None = None, chunks: int = 1,
                root: int = 0, intra: str = "ring", inter: str = "ring",
-               routing: str = "ecmp-hash", seed: int = 0, nccl: bool = False,
+               routing: str = "pxn", seed: int = 0, nccl: bool = False,
                gpu: str | None = None, nccl_algo: str | None = None) -> CollectiveRun:
     """One collective on all GPUs of a topology -> time, algbw/busbw (nccl-tests
     definitions), bytes and energy per link technology (``cposim collective``).

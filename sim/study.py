@@ -99,8 +99,9 @@ class StudyConfig(pydantic.BaseModel):
     fidelity: Literal["flow", "packet", "analytical"] = "flow"
     mode: Literal["grouped", "per-rank"] = "grouped"
     algorithm: str = "auto"
-    # pxn: NCCL's rail-local relays for cross-rail traffic (sim.fabric.routing.pxn)
-    routing: Literal["ecmp-hash", "ecmp-even", "pxn"] = "ecmp-hash"
+    # pxn (NCCL's default): rail-local relays for cross-rail traffic (sim.fabric.routing.pxn),
+    # ecmp-hash where a fabric has no rails
+    routing: Literal["ecmp-hash", "ecmp-even", "pxn"] = "pxn"
     workload: WorkloadConfig = WorkloadConfig()
     topology: TopologyConfig = TopologyConfig()
     timeline: bool = True

@@ -101,7 +101,7 @@ def test_multiplane_nic_spreads_a_flow_over_its_planes():
 
 def test_routing_rules_scaleup_first_and_no_gpu_transit():
     topo = build_topology("dgx-h100-superpod", gpus=512)
-    fab = make_fabric(simpy.Environment(), topo)
+    fab = make_fabric(simpy.Environment(), topo, routing="ecmp-hash")
     intra = fab.path_links(0, 5)
     assert set(topo.tier[intra]) == {"scaleup"}
     inter = fab.path_links(0, 8)      # rail 0 of the next node: one leaf, no NVLink
@@ -113,6 +113,21 @@ def test_routing_rules_scaleup_first_and_no_gpu_transit():
         nodes = np.union1d(topo.src[links], topo.dst[links])
         gpus_on_path = nodes[topo.kind[nodes] == "gpu"]
         assert set(gpus_on_path) == {topo.gpu_node[s], topo.gpu_node[d]}
+
+
+def test_default_routing_is_nccls_pxn():
+    # NCCL relays a cross-rail pair through the source server's GPU on the destination's rail
+    # (NCCL_P2P_PXN_LEVEL=2 by default); GPUs still never transit otherwise
+    topo = build_topology("dgx-h100-superpod", gpus=512)
+    fab = make_fabric(simpy.Environment(), topo)
+    assert fab.routing == "pxn"
+    links = fab.path_links(0, 9)      # node 0 rail 0 -> node 1 rail 1: relay GPU 1
+    assert set(topo.tier[links]) == {"scaleup", "leaf"}
+    nodes = np.union1d(topo.src[links], topo.dst[links])
+    assert set(nodes[topo.kind[nodes] == "gpu"]) == {topo.gpu_node[0], topo.gpu_node[1],
+                                                       topo.gpu_node[9]}
+    same_rail = make_fabric(simpy.Environment(), topo, routing="ecmp-hash")
+    assert np.array_equal(np.sort(fab.path_links(0, 8)), np.sort(same_rail.path_links(0, 8)))
 
 
 def test_textbook_sharing_on_one_link():

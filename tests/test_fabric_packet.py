@@ -103,3 +103,19 @@ def test_zero_and_local_flows_and_bad_options():
         make_fabric(simpy.Environment(), topo, fidelity="packet", routing="ecmp-even")
     with pytest.raises(CposimError):
         make_fabric(simpy.Environment(), topo, fidelity="packet", buffer_bytes=100)
+
+
+def test_flow_and_packet_agree_under_pxn_relays():
+    # rail-optimized: cross-rail pairs of different servers are relayed over NVLink onto the
+    # destination's rail (the default routing); packets follow the same single path per flow
+    topo = build_topology("dgx-h100-superpod", gpus=32)
+    src = np.arange(32)
+    dst = (src + 9) % 32                                # next server, next rail
+    f_flow, t_flow = run(topo, src, dst, np.full(32, MiB), fidelity="flow", routing="pxn")
+    f_pkt, t_pkt = run(topo, src, dst, np.full(32, MiB), fidelity="packet", routing="pxn")
+    assert f_pkt.routing == f_flow.routing == "pxn"
+    assert abs(t_pkt.max() / t_flow.max() - 1) < 0.05
+    assert np.allclose(f_pkt.link_bytes, f_flow.link_bytes, rtol=1e-12)
+    # each flow crosses its NVLink leg (2 hops) and a rail (2 hops, one leaf): 4 x 32 MiB
+    assert f_pkt.link_bytes.sum() == pytest.approx(4 * 32 * MiB, rel=1e-12)
+    assert f_pkt.bytes_delivered == f_pkt.bytes_offered == 32 * MiB

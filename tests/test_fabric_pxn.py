@@ -130,3 +130,21 @@ def test_moe_under_pxn_every_speed_up_equals_the_plain_path():
     spine = np.array(["spine" in f"{topo.node_name[a]}{topo.node_name[b]}"
                       for a, b in zip(topo.src, topo.dst)])
     assert fast.fabric.link_bytes[spine].sum() < ecmp.fabric.link_bytes[spine].sum()
+
+
+def test_every_entry_point_defaults_to_nccls_pxn():
+    import argparse
+    import inspect
+
+    import sim.api
+    from sim.cli import collective as cli_collective
+    from sim.fabric import DEFAULT_ROUTING
+    from sim.study import StudyConfig
+
+    assert DEFAULT_ROUTING == "pxn"
+    assert StudyConfig().routing == DEFAULT_ROUTING
+    assert inspect.signature(sim.api.collective).parameters["routing"].default == DEFAULT_ROUTING
+    parser = argparse.ArgumentParser()
+    cli_collective.register(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(["collective", "--op", "allreduce", "--size", "1MiB"])
+    assert args.routing == DEFAULT_ROUTING

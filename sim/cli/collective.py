@@ -83,9 +83,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--root", type=int, default=0, help="root rank of broadcast / reduce")
     p.add_argument("--intra", default="ring", help="hierarchical: algorithm inside a domain")
     p.add_argument("--inter", default="ring", help="hierarchical: algorithm across domains")
-    p.add_argument("--routing", default="ecmp-hash",
-                   help="routing of the fabric: ecmp-hash (default), ecmp-even, or pxn (NCCL's "
-                   "rail-local relays for cross-rail pairs)")
+    p.add_argument("--routing", default="pxn",
+                   help="routing of the fabric: pxn (default, as NCCL: hashed ECMP plus "
+                   "rail-local relays for cross-rail pairs), ecmp-hash or ecmp-even")
     p.add_argument("--seed", type=int, default=0, help="seed of the routing hash")
     p.add_argument("--nccl", action="store_true",
                    help="also NCCL's algorithm, protocol and predicted time/algbw/busbw (its "

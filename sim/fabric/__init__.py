@@ -25,7 +25,7 @@ import simpy
 from sim.errors import CposimError
 from sim.fabric.interface import Capabilities, Fabric
 from sim.fabric.policy import POLICIES, TECHNOLOGIES, TIERS
-from sim.fabric.routing import ROUTINGS
+from sim.fabric.routing import DEFAULT_ROUTING, ROUTINGS
 from sim.fabric.simple import ideal_ring, ideal_torus, single_switch
 from sim.fabric.speed import SpeedOptions
 from sim.fabric.topology import Topology, TopologyBuilder
@@ -34,7 +34,7 @@ FIDELITIES = ("flow", "packet", "analytical")
 
 
 def make_fabric(env: simpy.Environment, topology: Topology, *, fidelity: str = "flow",
-                routing: str = "ecmp-hash", seed: int = 0, mtu_bytes: int = 4096,
+                routing: str = DEFAULT_ROUTING, seed: int = 0, mtu_bytes: int = 4096,
                 switching: str = "cut-through", buffer_bytes: float | str | None = "auto",
                 speed: SpeedOptions | None = None, failures: bool = False) -> Fabric:
     """A network model over ``topology`` driven by ``env``: ``flow`` (max-min, default),
@@ -70,4 +70,4 @@ def __getattr__(name):  # presets pull in the PHY layer; load them on first use
 
 __all__ = ["Topology", "TopologyBuilder", "build_topology", "single_switch", "ideal_ring",
            "ideal_torus", "make_fabric", "PRESETS", "POLICIES", "TECHNOLOGIES", "TIERS",
-           "ROUTINGS", "FIDELITIES", "Fabric", "Capabilities", "SpeedOptions"]
+           "ROUTINGS", "DEFAULT_ROUTING", "FIDELITIES", "Fabric", "Capabilities", "SpeedOptions"]

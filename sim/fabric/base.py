@@ -18,7 +18,7 @@ from sim.errors import CposimError
 from sim.fabric.accounting import LinkBytes, TechTable, TechTableCache, dynamic_energy_j
 from sim.fabric.interface import Capabilities
 from sim.fabric.pairs import PairRouteCache, PairRoutes
-from sim.fabric.routing import Router
+from sim.fabric.routing import DEFAULT_ROUTING, Router
 from sim.fabric.speed import SpeedOptions
 
 __all__ = ["PRIORITY_LOW", "FabricBase", "LinkBytes"]
@@ -34,7 +34,7 @@ class FabricBase:
     #: :class:`~sim.fabric.interface.Capabilities`); models override it
     capabilities = Capabilities()
 
-    def __init__(self, env: simpy.Environment, topology, *, routing: str = "ecmp-hash",
+    def __init__(self, env: simpy.Environment, topology, *, routing: str = DEFAULT_ROUTING,
                  seed: int = 0, spray_planes: bool = True,
                  speed: SpeedOptions | None = None) -> None:
         self.env = env

@@ -14,14 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from sim.errors import CposimError
-from sim.fabric.routing import RouteGraph, Router
+from sim.fabric.routing import DEFAULT_ROUTING, RouteGraph, Router
 
 
 class MaskedRouter(Router):
     """A :class:`Router` that routes around the links marked in ``down``; ``stalled_rids``
     are the route ids of pairs left without a path."""
 
-    def __init__(self, topo, down: np.ndarray, *, routing: str = "ecmp-hash", seed: int = 0,
+    def __init__(self, topo, down: np.ndarray, *, routing: str = DEFAULT_ROUTING, seed: int = 0,
                  spray_planes: bool = True) -> None:
         super().__init__(topo, routing=routing, seed=seed, spray_planes=spray_planes)
         self.down = np.asarray(down, dtype=bool).copy()

@@ -39,7 +39,7 @@ from sim.fabric.base import PRIORITY_LOW, FabricBase, LinkBytes
 from sim.fabric.failures import MaskedRouter
 from sim.fabric.interface import Capabilities
 from sim.fabric.maxmin import maxmin_rates
-from sim.fabric.routing import route_entries
+from sim.fabric.routing import DEFAULT_ROUTING, route_entries
 from sim.fabric.solo import SoloRun, segments
 from sim.fabric.speed import SpeedOptions
 
@@ -95,7 +95,7 @@ class FlowFabric(FabricBase):
     fidelity = "flow"
     capabilities = Capabilities()
 
-    def __init__(self, env: simpy.Environment, topology, *, routing: str = "ecmp-hash",
+    def __init__(self, env: simpy.Environment, topology, *, routing: str = DEFAULT_ROUTING,
                  seed: int = 0, speed: SpeedOptions | None = None,
                  failures: bool = False) -> None:
         super().__init__(env, topology, routing=routing, seed=seed, speed=speed)

@@ -33,6 +33,7 @@ from simpy.events import NORMAL
 from sim.errors import CposimError
 from sim.fabric.base import FabricBase
 from sim.fabric.interface import Capabilities
+from sim.fabric.routing import DEFAULT_ROUTING
 from sim.fabric.speed import SpeedOptions
 
 SWITCHING = ("cut-through", "store-and-forward")
@@ -94,7 +95,7 @@ class PacketFabric(FabricBase):
     # must see the schedule's exact bytes) and nothing is timed once and replayed
     capabilities = Capabilities(periodic_schedules=False, replay=False)
 
-    def __init__(self, env: simpy.Environment, topology, *, routing: str = "ecmp-hash",
+    def __init__(self, env: simpy.Environment, topology, *, routing: str = DEFAULT_ROUTING,
                  seed: int = 0, mtu_bytes: int = 4096, switching: str = "cut-through",
                  buffer_bytes: float | str | None = "auto",
                  speed: SpeedOptions | None = None) -> None:
@@ -102,9 +103,10 @@ class PacketFabric(FabricBase):
                          speed=speed)
         self._options = {"mtu_bytes": mtu_bytes, "switching": switching,
                          "buffer_bytes": buffer_bytes}
-        if routing != "ecmp-hash":
-            raise CposimError("the packet model routes by per-flow hash only (ecmp-hash)",
-                              field="routing")
+        # one path per flow: the hash, and pxn's relays (a relayed route is one path too)
+        if routing not in ("ecmp-hash", "pxn"):
+            raise CposimError("the packet model routes each flow on one path (ecmp-hash or "
+                              "pxn), not split (ecmp-even)", field="routing")
         if switching not in SWITCHING:
             raise CposimError(f"unknown switching '{switching}' (choose from "
                               f"{', '.join(SWITCHING)})", field="switching")

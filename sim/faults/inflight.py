@@ -23,6 +23,7 @@ import simpy
 
 from sim.errors import CposimError
 from sim.fabric.failures import MaskedRouter
+from sim.fabric.routing import DEFAULT_ROUTING
 from sim.fabric.flow import FlowFabric
 from sim.fabric.speed import SpeedOptions
 
@@ -32,7 +33,7 @@ __all__ = ["FaultableFlowFabric", "MaskedRouter"]
 class FaultableFlowFabric(FlowFabric):
     """The ``flow`` model with links that fail and recover during the run."""
 
-    def __init__(self, env: simpy.Environment, topology, *, routing: str = "ecmp-hash",
+    def __init__(self, env: simpy.Environment, topology, *, routing: str = DEFAULT_ROUTING,
                  seed: int = 0, speed: SpeedOptions | None = None) -> None:
         super().__init__(env, topology, routing=routing, seed=seed, speed=speed, failures=True)
         # outages may overlap (a cable fails, then its switch): a link is down while any is

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from sim.fabric.routing import DEFAULT_ROUTING
 from sim.fabric.speed import SpeedOptions, resolve
 from sim.gcpause import cyclic_gc_paused
 from sim.runtime.engine import ComputeModel, Runtime
@@ -30,7 +31,7 @@ class RunResult:
 
 def simulate(trace: Trace, topology, *, fidelity: str = "flow",
              placement: np.ndarray | None = None, compute_model: ComputeModel | None = None,
-             algorithm: str = "auto", chunks: int = 1, routing: str = "ecmp-hash",
+             algorithm: str = "auto", chunks: int = 1, routing: str = DEFAULT_ROUTING,
              seed: int = 0, speed: SpeedOptions | None = None,
              progress: Callable[[int, int], None] | None = None,
              mode: str | None = None, fast_forward: bool | None = None) -> RunResult:

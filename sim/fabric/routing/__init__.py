@@ -36,8 +36,8 @@ rows); outside it, use the names below.
 from sim.fabric.routing.entries import _unique_inverse, _unique_nodes, route_entries
 from sim.fabric.routing.graph import RouteGraph
 from sim.fabric.routing.router import ROUTING_NAMES as ROUTINGS  # ecmp-hash, ecmp-even, pxn
-from sim.fabric.routing.router import Router
+from sim.fabric.routing.router import DEFAULT_ROUTING, Router
 
 # (_unique_inverse, _unique_nodes: the pair-routing shortcuts of sim.fabric.pairs use them)
-__all__ = ["ROUTINGS", "RouteGraph", "Router", "route_entries", "_unique_inverse",
+__all__ = ["DEFAULT_ROUTING", "ROUTINGS", "RouteGraph", "Router", "route_entries", "_unique_inverse",
            "_unique_nodes"]

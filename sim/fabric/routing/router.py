@@ -24,12 +24,15 @@ from sim.fabric.routing.pxn import relays
 
 # every routing a fabric accepts: the ECMP modes, and PXN (ECMP hash + rail-local relays)
 ROUTING_NAMES = ROUTINGS + ("pxn",)
+# NCCL's own default: PXN is on (NCCL_PXN_DISABLE=0) and used as much as possible
+# (NCCL_P2P_PXN_LEVEL=2, src/graph/search.cc); where a fabric has no rails it routes as ecmp-hash
+DEFAULT_ROUTING = "pxn"
 
 
 class Router:
     """Routes between GPUs with the scale-up / scale-out split; caches every pair's route."""
 
-    def __init__(self, topo, *, routing: str = "ecmp-hash", seed: int = 0,
+    def __init__(self, topo, *, routing: str = DEFAULT_ROUTING, seed: int = 0,
                  spray_planes: bool = True) -> None:
         if routing not in ROUTING_NAMES:
             raise CposimError(f"unknown routing '{routing}' (choose from "
