@@ -32,7 +32,8 @@ Cases (full run; ``--quick`` shrinks every one to a smoke test of a few seconds)
   (:func:`_plain`: full schedules wave by wave; in iterations also no runtime replay, no
   incremental re-solve, no solo replay); the largest relative difference over the reported
   numbers (iteration / collective time, its breakdown, bytes delivered, bytes carried by the
-  links, dynamic link energy) must be <= 1e-9. ``equal-straggler-gpt3-1024-analytical``
+  links, dynamic link energy) must be <= 1e-9 (``equal-deepseek-v3-256-flow``: DeepSeek-V3 TP1
+  PP8 EP32 on 256 GPUs, global batch 64). ``equal-straggler-gpt3-1024-analytical``
   compares the straggler case against one control loop per rank (no rank classes) as well.
   The wall time is that of both runs; ``plain_wall_s`` the plain one.
 
@@ -84,6 +85,8 @@ CASES: dict[str, tuple] = {
     "even-gpt3-131072-analytical": ("even-gpt3", 131072, "analytical", None, "-"),
     "equal-straggler-gpt3-1024-analytical": ("equal-straggler-gpt3", 1024, "analytical", None,
                                              "rel. diff <= 1e-9"),
+    # the MoE speed-ups (solo replay, incremental re-solve, replay, periodic schedules)
+    "equal-deepseek-v3-256-flow": ("equal-deepseek", 256, "flow", None, "rel. diff <= 1e-9"),
     # MoE iterations in flow fidelity (all-to-all heavy)
     "deepseek-v3-2048-flow": ("deepseek", 2048, "flow", 60.0, "<= 60 s"),
     "deepseek-v3-16384-flow": ("deepseek", 16384, "flow", 600.0, "<= 600 s, <= 4 GB"),
@@ -117,7 +120,7 @@ COMMANDS: dict[str, list[str]] = {
 COMMANDS["cmd-collective-65536"] = COMMANDS["cmd-collective-16384"]
 QUICK_SIZE = {"ring": 256, "gpt3": 128, "solve": 2048, "packet": 64, "equal-ring": 64,
               "equal-gpt3": 128, "straggler-gpt3": 128, "equal-straggler-gpt3": 128,
-              "even-gpt3": 128, "deepseek": 256, "deepseek-ecmp": 256, "mixtral": 64,
+              "even-gpt3": 128, "equal-deepseek": 256, "deepseek": 256, "deepseek-ecmp": 256, "mixtral": 64,
               "cmd": 1024}
 STRAGGLERS = {5: 1.25}
 MEMORY_TARGET_BYTES = {"gpt3-16384-flow": 4e9, "deepseek-v3-16384-flow": 4e9,
@@ -183,11 +186,12 @@ def gpt3_case(n: int, fidelity: str, fast: bool = True, stragglers: dict | None 
             "collectives": s["collectives_launched"], "replayed": s["collectives_replayed"]}
 
 
-def moe_case(model: str, n: int, fidelity: str, routing: str = "pxn") -> dict:
+def moe_case(model: str, n: int, fidelity: str, routing: str = "pxn", fast: bool = True) -> dict:
     """DeepSeek-V3 TP1 PP8 EP32, global batch 8,192 (4 x n/2,048 for the quick size);
     Mixtral 8x7B TP1 PP1 EP8, global batch = n. ``routing``: pxn (the default, NCCL's relays) or
-    ecmp-hash (no relays: a different network model, not a speed-up; its iteration differs)."""
-    from sim.fabric import build_topology
+    ecmp-hash (no relays: a different network model, not a speed-up; its iteration differs).
+    ``fast``: every speed-up; else the plain iteration path ``_plain()["iteration"]``."""
+    from sim.fabric import SpeedOptions, build_topology
     from sim.runtime.result import simulate
     from workloads.generator import generate
 
@@ -197,9 +201,12 @@ def moe_case(model: str, n: int, fidelity: str, routing: str = "pxn") -> dict:
     else:
         trace = generate("mixtral-8x7b", gpus=n, tp=1, pp=1, ep=8, global_batch=n)
     topo = build_topology("dgx-h100-superpod", gpus=n, policy="copper-first")
-    res = simulate(trace, topo, fidelity=fidelity, routing=routing)
-    st = res.fabric_stats
+    speed = SpeedOptions() if fast else _plain()["iteration"]
+    res = simulate(trace, topo, fidelity=fidelity, routing=routing, speed=speed)
+    st, fab = res.fabric_stats, res.fabric
     return {"sim_time_s": res.iteration_s, "exposed_comm_s": res.summary["exposed_comm_s"],
+            "bubble_s": res.summary["bubble_s"], "bytes_delivered": fab.bytes_delivered,
+            "link_bytes": float(fab.link_bytes.sum()), "energy_j": fab.energy_j(),
             "solo_replays": st.get("solo_replays", 0), "epochs": st.get("epochs", 0)}
 
 
@@ -225,11 +232,15 @@ def run_case(name: str, quick: bool, fast: bool = True) -> dict:
                 return gpt3_case(n, fid, fast, STRAGGLERS, "per-rank")
         else:
             fn = ring_case if kind == "equal-ring" else gpt3_case
+        if kind == "equal-deepseek":
+            def fn(n, fid, fast):
+                return moe_case("deepseek", n, fid, fast=fast)
         a = fn(n, fid, True)
         t0 = time.perf_counter()
         b = fn(n, fid, False)
         plain_s = time.perf_counter() - t0
-        keys = [k for k in b if k not in ("collectives", "replayed")]   # counters, not results
+        counters = ("collectives", "replayed", "solo_replays", "epochs")   # not results
+        keys = [k for k in b if k not in counters]
         rel = max(abs(a[k] - b[k]) / abs(b[k]) if b[k] else abs(a[k]) for k in keys)
         return {"sim_time_s": a["sim_time_s"], "max_rel_diff": rel, "plain_wall_s": plain_s}
     from experiments import bench_fabric

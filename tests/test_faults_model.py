@@ -101,19 +101,34 @@ def test_multiplane_nic_links_are_absorbed():
     assert failure_budget(topo).link_interrupt_per_h == 0
 
 
-def test_cpo_repair_time_weights_laser_swaps_and_switch_swaps():
-    """CPO end: lasers swapped in 1 h (field-replaceable ELS), other engine parts need a
-    24 h switch swap; rate-weighted mean, by hand."""
+def test_cpo_repair_time_weights_laser_swaps_and_host_swaps():
+    """CPO end: lasers swapped in 1 h (field-replaceable ELS); any other engine failure swaps
+    the engine's host -- the GPU's board (24 h) or the switch, in the switch's own repair time
+    (the same swap as a failed switch box); rate-weighted mean, by hand."""
     topo = cluster_topology(256, "cpo")
     links = link_failures(topo)
-    row = links[links["access"] & links["network"]].iloc[0]
-    p = load_parameters()
+    p, fp = load_parameters(), load_fault_parameters()
     laser = 2 * 0.5 * p["reliability.cpo.lasers_per_port"] * p["reliability.fit.laser"]
-    other = 2 * 0.5 * fit_per_end("cpo") - laser
+    other_end = 0.5 * fit_per_end("cpo") - laser / 2
     cable = p["reliability.fit.cable"]
+    row = links[links["access"] & links["network"]].iloc[0]
     want = ((laser + cable) * p["reliability.cpo.repair_time"]
-            + other * p["reliability.cpo.nonreplaceable_repair_time"]) / (laser + other + cable)
+            + other_end * (p["reliability.cpo.nonreplaceable_repair_time"]
+                           + fp["switch.repair_time"])) / (laser + 2 * other_end + cable)
     assert row["repair_time_s"] == pytest.approx(want, rel=1e-12)
+    # switch to switch: both hosts are switches
+    up = links[~links["access"] & links["network"] & (links["tech"] == "cpo")]
+    assert len(up)
+    pe = up["port_equiv_per_end"].to_numpy()
+    lz = 2 * pe * p["reliability.cpo.lasers_per_port"] * p["reliability.fit.laser"]
+    oe = pe * fit_per_end("cpo") - lz / 2
+    cb = up["bundle"].to_numpy() * cable
+    want = ((lz + cb) * p["reliability.cpo.repair_time"] + 2 * oe * fp["switch.repair_time"]) \
+        / (lz + 2 * oe + cb)
+    np.testing.assert_allclose(up["repair_time_s"], want, rtol=1e-12)
+    # one swap, one time: a switch-side engine failure repairs as the switch box does
+    sw = switch_failures(topo)
+    assert (sw["repair_time_s"] == fp["switch.repair_time"]).all()
     plug = link_failures(cluster_topology(256, "pluggable"))
     assert (plug["repair_time_s"][plug["network"]]
             == p["reliability.pluggable_dsp.repair_time"]).all()

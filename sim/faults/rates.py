@@ -11,8 +11,9 @@ Per link (one cable record of the topology; ``bundle`` parallel cables):
 * ``fit = 2 x port_equiv x fit_per_end + bundle x cable_fit`` (FIT = failures per 1e9 h).
 * Repair: a pluggable (or cable) is swapped (``repair_time``). A CPO/optical-I/O end with a
   field-replaceable external laser: a laser failure is a laser-module swap (``repair_time``);
-  any other engine failure needs the ``nonreplaceable_repair_time`` (whole switch or board
-  swapped). We default to that, not a spare-lane remap: every shipping CPO switch we found
+  any other engine failure swaps the engine's host: at a switch end the switch
+  (``switch.repair_time``, the same swap as a failed switch box), at a GPU end its board
+  (``nonreplaceable_repair_time``). We default to that, not a spare-lane remap: every shipping CPO switch we found
   documented (Broadcom Bailly and Davisson, Nvidia Quantum-X/Spectrum-X Photonics) has
   detachable lasers, none documents spare optical lanes. The link's repair time is the
   rate-weighted mean.
@@ -69,6 +70,7 @@ def link_failures(topo, *, phy_params=None, fault_params=None) -> pd.DataFrame:
     port_lanes = np.ones(n)
     rep_laser = np.zeros(n)
     rep_other = np.zeros(n)
+    engine_swappable = np.ones(n, dtype=bool)
     phy = tech != "ideal"
     keys = pd.DataFrame({"t": tech, "r": rate, "l": np.round(length, 3)})
     for (t, r, L), idx in keys[phy].groupby(["t", "r", "l"]).indices.items():
@@ -82,16 +84,24 @@ def link_failures(topo, *, phy_params=None, fault_params=None) -> pd.DataFrame:
         port_lanes[rows] = f.lanes
         rep_laser[rows] = fail["repair_time_s"]
         rep_other[rows] = fail["nonreplaceable_repair_time_s"]
+        engine_swappable[rows] = fail["engine_field_replaceable"]
     port_equiv = np.where(phy, lanes / port_lanes, 0.0)
     end_fit = 2 * port_equiv * fit_end
     laser_fit = 2 * port_equiv * laser_fit_end
     fit = end_fit + np.where(phy, bundle * cable_fit, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # lasers and cables: swap; other end components: the non-replaceable path (equal to
-        # the swap time for pluggables and copper, see the PHY table)
-        repair = np.where(fit > 0, ((laser_fit + bundle * cable_fit * phy) * rep_laser
-                                    + (end_fit - laser_fit) * rep_other) / fit, 0.0)
     kind = topo.kind
+    # other end components: a module or cable is swapped (rep_other = the swap time); an
+    # engine on its host's package swaps the host, a switch as a failed switch box is
+    swap_host = ~engine_swappable
+
+    def host_repair(end):
+        return np.where(swap_host & (kind[end] == "switch"), fp["switch.repair_time"], rep_other)
+
+    other_fit_end = port_equiv * (fit_end - laser_fit_end)      # per end, non-laser
+    with np.errstate(invalid="ignore", divide="ignore"):
+        repair = np.where(fit > 0, ((laser_fit + bundle * cable_fit * phy) * rep_laser
+                                    + other_fit_end * (host_repair(a) + host_repair(b))) / fit,
+                          0.0)
     ntier = topo.node_tier.astype(str)
     rank_a = np.array([_RANK.get(t, 1) for t in ntier[a]])
     rank_b = np.array([_RANK.get(t, 1) for t in ntier[b]])

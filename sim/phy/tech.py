@@ -56,8 +56,12 @@ class FailureSpec:
     fit_per_component: dict[str, float]
     cable_fit: float
     repair_time_s: float                 # for field-replaceable failures (module, cable, laser)
-    nonreplaceable_repair_time_s: float  # e.g. a CPO engine: whole switch swapped
+    nonreplaceable_repair_time_s: float  # e.g. a CPO engine on a GPU/NIC board: board swapped
     laser_field_replaceable: bool
+    # False where the engine sits on its host's package (CPO, optical I/O): a non-laser
+    # failure swaps the host -- a switch (sim/faults/parameters.csv switch.repair_time) or a
+    # board (nonreplaceable_repair_time); True for modules and cables (the part is swapped)
+    engine_field_replaceable: bool = True
 
     @property
     def fit_per_end(self) -> float:
@@ -85,6 +89,7 @@ class FailureSpec:
             "repair_time_s": self.repair_time_s,
             "nonreplaceable_repair_time_s": self.nonreplaceable_repair_time_s,
             "laser_field_replaceable": self.laser_field_replaceable,
+            "engine_field_replaceable": self.engine_field_replaceable,
         }
 
 
@@ -150,11 +155,11 @@ def build_spec(tech: str, rk: str, get: channel.Reader) -> TechSpec:
     repair = get(f"{r}.repair_time")
     nonrep_key = f"{r}.nonreplaceable_repair_time"
     try:
-        nonrep = get(nonrep_key)
+        nonrep, engine_swappable = get(nonrep_key), False
     except CposimError:
-        nonrep = repair
+        nonrep, engine_swappable = repair, True
     failure = FailureSpec(counts, fits, get("reliability.fit.cable"), repair, nonrep,
-                          bool(get(f"{r}.laser_field_replaceable")))
+                          bool(get(f"{r}.laser_field_replaceable")), engine_swappable)
     return TechSpec(
         tech=tech, lane_rate_bps=rate, line_rate_bps=channel.line_rate_bps(get, rk),
         nyquist_hz=channel.nyquist_hz(get, rk), lanes=lanes, optical=optical, medium=medium,
