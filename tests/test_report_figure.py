@@ -112,6 +112,29 @@ def test_groups_missing_in_a_policy_and_unknown_groups_and_tiers():
                                                          "attic: unobtainium"]
 
 
+def test_one_policy_with_many_groups_keeps_its_layout(tmp_path):
+    # SimAI's 9,216-GPU MoE example: one policy, six exposed groups, four tiers; the panels
+    # were too short for their legends and constrained layout gave up (with a UserWarning)
+    import warnings
+
+    from sim.report.figure import save_study_figure
+
+    groups = ["tp", "ep", "pp", "dp", "dp_ep"]
+    summary = {"iteration_s": 10.0, "compute_s": 4.0, "bubble_s": 0.5,
+               "exposed_comm_s": 5.5, **{f"exposed_{g}_s": 1.1 for g in groups}}
+    res = StudyResult(StudyConfig(name="moe"))
+    res.runs["copper-first"] = _run(summary, [("scaleup", "copper-dac", 2.0),
+                                              ("leaf", "pluggable-dsp", 2.0),
+                                              ("spine", "pluggable-dsp", 2.0),
+                                              ("core", "pluggable-dsp", 1.0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = res.plot()
+        save_study_figure(res, tmp_path / "summary")
+    for ax in fig.axes[:2]:
+        assert ax.get_position().height > 0.05
+
+
 def test_matplotlib_loads_only_when_a_figure_is_made():
     code = ("import sys, sim.study, sim.report, sim.report.figure\n"
             "print('matplotlib' in sys.modules)")

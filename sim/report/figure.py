@@ -160,7 +160,10 @@ def study_figure(result) -> Figure:
                   for tier, tech in energy.columns]
 
     n = max(len(names), 1)
-    panel_h = 0.45 + 0.28 * n
+    # tall enough for its bars and for its legend (one line per segment): else constrained
+    # layout collapses the axes when few policies meet many groups
+    legend_lines = max(len(it_segments), len(e_segments), 1)
+    panel_h = max(0.45 + 0.28 * n, 0.3 + 0.19 * legend_lines)
     with _style():
         fig = Figure(figsize=(7.0, 0.5 + 2 * panel_h), layout="constrained")
         FigureCanvasAgg(fig)

@@ -12,6 +12,10 @@ Rules (what real AI fabrics do):
   so a link may carry a fraction ``coef`` of a flow.
 * A GPU whose NIC has several equal-cost ports (multi-plane: one port per plane) spreads each
   flow evenly over them in both modes, as multi-plane NICs do (``spray_planes``).
+* ``pxn`` (the default, :data:`DEFAULT_ROUTING`, as NCCL out of the box) is ``ecmp-hash`` plus
+  NCCL's PXN relays: on a rail-optimized fabric a pair of different servers on different rails
+  goes over NVLink to the source server's GPU on the destination's rail, then on that rail.
+  Without rails it is ``ecmp-hash`` exactly.
 
 Modules, each importing only those listed after it:
 
