@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.comm.algorithms.registry import ANY, Algorithm
+from sim.comm.memory import check_transfers
 from sim.comm.schedule import Builder, Schedule
 from sim.errors import CposimError
 
@@ -20,6 +21,9 @@ OPS = ("allreduce", "allgather", "reducescatter", "alltoall", "broadcast", "redu
 
 def build(op: str, n: int, size_bytes: float, root: int = 0,
           split_bytes: np.ndarray | None = None) -> Schedule:
+    if op not in ("broadcast", "reduce"):       # n(n-1) pairs per step, all at once
+        steps = 2 if op == "allreduce" else 1
+        check_transfers(steps * n * (n - 1), f"a direct {op} of {n:,} ranks")
     b = Builder(n)
     src, dst = np.divmod(np.arange(n * n), n)
     off = src != dst
