@@ -86,11 +86,13 @@ def _divisor_at_least(n: int, lo: int) -> int:
 
 def _superpod_counts(g: int) -> tuple[int, int]:
     """(nodes, directed links) of dgx-h100-superpod: NVL8 + 8 rails per SU of 256 GPUs,
-    radix-64 leaves with 32 up; 2 tiers up to 64 leaves, else pods of 32 leaves."""
+    radix-64 leaves with as many up as down (32; fewer GPUs than one SU: g / 8); 2 tiers up to
+    64 leaves, else pods of 32 leaves."""
     leaves = math.ceil(g / 256) * 8
+    up = math.ceil(min(g, 256) / 8)
     cables = 2 * g                                            # NVLink + NIC
     if leaves <= 64:
-        sp = _divisor_at_least(32, math.ceil(leaves * 32 / 64))
+        sp = _divisor_at_least(up, math.ceil(leaves * up / 64))
         switches = leaves + sp
         cables += leaves * sp
     else:
@@ -101,7 +103,7 @@ def _superpod_counts(g: int) -> tuple[int, int]:
     return g + g // 8 + switches, 2 * cables
 
 
-@pytest.mark.parametrize("gpus", [8, 1024, 16384, 131072])
+@pytest.mark.parametrize("gpus", [8, 64, 256, 1024, 16384, 131072])
 def test_superpod_counts_closed_form(gpus):
     topo = build_topology("dgx-h100-superpod", gpus=gpus)
     assert (topo.n_nodes, topo.n_links) == _superpod_counts(gpus)
@@ -241,3 +243,27 @@ def test_build_time_is_linear_in_size():
     small, large = best(2048), best(16384)
     assert large < 0.5                 # was ~0.15 s with a Python call per node and cable
     assert large < 16 * small + 0.05
+
+
+@pytest.mark.parametrize("preset, sizes", [("dgx-h100-superpod", (16, 64, 256, 1024)),
+                                           ("gb200-nvl72", (72, 144, 288, 576))])
+def test_a_cluster_smaller_than_a_scalable_unit_is_not_charged_for_one(preset, sizes):
+    # leaves are cabled up for the GPUs they have: scale-out links and power per GPU and the
+    # non-blocking leaf (as many up as down) are the same at every size
+    from sim.fabric.cost import scaleout_mask
+
+    per_gpu = []
+    for n in sizes:
+        topo = build_topology(preset, gpus=n, policy="copper-first")
+        so = scaleout_mask(topo)
+        per_gpu.append(topo.port_total_power_w[so].sum() / n)
+        leaf = topo.node_tier.astype(str) == "leaf"
+        down = np.bincount(topo.dst[so & (topo.kind[topo.src] == "gpu")],
+                           weights=topo.capacity_bps[so & (topo.kind[topo.src] == "gpu")],
+                           minlength=topo.n_nodes)
+        up = np.bincount(topo.src[so & leaf[topo.src] & (topo.kind[topo.dst] == "switch")],
+                         weights=topo.capacity_bps[so & leaf[topo.src]
+                                                   & (topo.kind[topo.dst] == "switch")],
+                         minlength=topo.n_nodes)
+        np.testing.assert_allclose(up[leaf], down[leaf], rtol=1e-12)
+    np.testing.assert_allclose(per_gpu, per_gpu[-1], rtol=1e-9)

@@ -136,7 +136,9 @@ def cluster(name: str, *, gpus: int, gpus_per_rack: int = 32, scaleup_size: int 
     ideal = None if link_bandwidth_bps is None else (link_bandwidth_bps,
                                                      _need(link_latency_s, "link_latency_s"))
     n_su = math.ceil(gpus / su_gpus)
-    down = su_gpus // rails
+    # GPUs per leaf: a cluster smaller than one scalable unit cables its leaves for the GPUs it
+    # has (non-blocking as a full unit is), not for a full unit's worth of uplinks
+    down = math.ceil(min(gpus, su_gpus) / rails)
     up = max(1, math.ceil(down / oversubscription))
     n_leaves = n_su * rails
     if tiers is None:
