@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -102,6 +103,9 @@ class StudyConfig(pydantic.BaseModel):
     # pxn (NCCL's default): rail-local relays for cross-rail traffic (sim.fabric.routing.pxn),
     # ecmp-hash where a fabric has no rails
     routing: Literal["ecmp-hash", "ecmp-even", "pxn"] = "pxn"
+    # how CPO / optical-I/O lasers are packaged, for the network's interruptions and the job's
+    # goodput (sim.faults.els): external laser sources, fixed in the engine, or per link
+    laser_source: Literal["els", "fixed", "per-link"] = "els"
     workload: WorkloadConfig = WorkloadConfig()
     topology: TopologyConfig = TopologyConfig()
     timeline: bool = True
@@ -256,7 +260,9 @@ ECONOMICS_COLUMNS = ("basis", "scaleout_bandwidth_per_gpu_bps", "scaleout_planes
                      "network_capex_usd_per_iteration", "network_energy_usd_per_iteration",
                      "network_usd_per_iteration", "network_kgco2e_per_iteration",
                      "cluster_usd_per_iteration", "cluster_kgco2e_per_iteration",
-                     "binding_constraint")
+                     "binding_constraint", "laser_source", "network_interrupts_per_day",
+                     "job_interrupts_per_day", "goodput", "useful_iteration_s",
+                     "cluster_usd_per_useful_iteration")
 
 
 def economics(cfg: StudyConfig, topo, summary: dict, afforded=None) -> dict:
@@ -284,12 +290,32 @@ def economics(cfg: StudyConfig, topo, summary: dict, afforded=None) -> dict:
                               scaleout_capex_usd=capex["total_usd"], costs=costs),
         "binding_constraint": "" if afforded is None else afforded.binding,
     }
+    out.update(reliability(cfg, topo, it, out["cluster_usd_per_iteration"]))
     if afforded is not None:
         out["afforded_lanes_per_gpu"] = afforded.lanes
         out["afforded_lane_rate_bps"] = afforded.lane_rate_bps
         for k, v in afforded.bounds_bps.items():
             out[f"bound_{k.replace(' ', '_')}_bps"] = v
     return out
+
+
+def reliability(cfg: StudyConfig, topo, iteration_s: float, cluster_usd_per_iteration: float
+                ) -> dict:
+    """What failures cost the policy: its scale-out network's interruptions of the job (links,
+    switches, lasers packaged as ``cfg.laser_source``; ``sim.faults.els``), every cause's
+    (other causes at Llama 3's per-GPU rate), the job's goodput with Daly-optimal
+    checkpoints (``sim/faults/parameters.csv``), and the iteration and its cost per *useful*
+    iteration (divided by the goodput)."""
+    from sim.faults.els import job_goodput, network_interruptions
+
+    net = network_interruptions(topo, cfg.laser_source)["interrupt_per_h"]
+    job = job_goodput(net, topo.n_gpus)
+    g = job["goodput"]
+    return {"laser_source": cfg.laser_source, "network_interrupts_per_day": 24.0 * net,
+            "job_interrupts_per_day": 24.0 * job["interrupt_per_h"], "goodput": g,
+            "useful_iteration_s": iteration_s / g if g > 0 else math.inf,
+            "cluster_usd_per_useful_iteration":
+                cluster_usd_per_iteration / g if g > 0 else math.inf}
 
 
 @dataclass
@@ -532,6 +558,13 @@ def resolved_parameters() -> list[dict]:
     return []
 
 
+def _fault_parameter_records() -> list[dict]:
+    """The failure, repair and checkpoint parameters behind the goodput columns, with sources."""
+    from sim.faults import load_fault_parameters
+
+    return [dict(r) for r in load_fault_parameters().records()]
+
+
 def save_study(res: StudyResult, out_dir: str | Path) -> Path:
     with io.ResultDir(out_dir) as rd:
         comp = res.comparison()
@@ -549,6 +582,7 @@ def save_study(res: StudyResult, out_dir: str | Path) -> Path:
             res.config.name, config=res.config.model_dump(), seed=res.config.seed,
             parameters=resolved_parameters(), workload=res.trace_metadata,
             costs=study_costs(res.config).records(),
+            fault_parameters=_fault_parameter_records(),
             topologies={p: r.topology_summary for p, r in res.runs.items()},
             wall_s={p: round(r.wall_s, 3) for p, r in res.runs.items()},
             files=sorted(x.name for x in rd.stage.iterdir()) + ["manifest.json"]),

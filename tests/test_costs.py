@@ -96,7 +96,7 @@ def test_study_reports_capex_dollars_and_co2_per_policy():
         "costs": {"facility.pue": 1.0},
         "workload": {"model": "llama3-8b", "gpus": 16, "tp": 8, "pp": 2, "global_batch": 4}})
     comp = run_study(cfg).comparison().set_index("policy")
-    assert list(comp.columns)[-1] == "binding_constraint"
+    assert list(comp.columns)[-1] == "cluster_usd_per_useful_iteration"   # the last block
     for p, row in comp.iterrows():
         topo = build_topology("dgx-h100-superpod", gpus=16, policy="copper-first",
                               **({"tier_policy": {"scaleout": "cpo"}} if p == "cpo" else {}))

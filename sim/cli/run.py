@@ -54,6 +54,8 @@ def _cell(key: str, v, unit: str | None) -> str:
         return format_si(float(v), unit, 4)
     if key == "speedup_vs_first":
         return f"{float(v):.3f}x"
+    if key == "goodput":
+        return f"{100 * float(v):.2f} %"
     if key in ("optical_transceivers", "scaleout_planes"):
         return str(int(round(float(v))))            # counts, never in e-notation
     return f"{float(v):.4g}"
@@ -87,6 +89,8 @@ COST_COLUMNS = [
     ("network_usd_per_iteration", "net $/iter", "$"),
     ("cluster_usd_per_iteration", "cluster $/iter", "$"),
     ("cluster_kgco2e_per_iteration", "cluster kgCO2e/iter", None),
+    ("network_interrupts_per_day", "net interrupts/day", None),
+    ("goodput", "goodput", None),
 ]
 
 
@@ -107,7 +111,8 @@ def basis_line(cfg) -> str:
     else:
         held = "the configured port rates"
     return (f"basis {cfg.basis}: {held}; cost and carbon per iteration (network = scale-out "
-            "capex amortised + its energy; cluster adds the GPUs and the scale-up energy)")
+            "capex amortised + its energy; cluster adds the GPUs and the scale-up energy); "
+            f"goodput with Daly-optimal checkpoints (lasers: {cfg.laser_source})")
 
 
 def handle(args: argparse.Namespace) -> int:

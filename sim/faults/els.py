@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from sim.faults.params import load_fault_parameters
-from sim.faults.rates import HOUR_S, link_failures, switch_failures
+from sim.faults.rates import HOUR_S, _factor, link_failures, switch_failures
 
 SOURCES = ("per-link", "fixed", "els")
 SCALEOUT = ("leaf", "spine", "core")
@@ -93,9 +93,11 @@ def _external(techs) -> dict[str, dict]:
 def _device_lanes(topo, ext: dict) -> pd.DataFrame:
     """Per device (node) with external-laser scale-out ports: its lanes, access lanes (on links
     to GPUs), lasers, all its scale-out lanes, its links to GPUs and to switches, kind, tech."""
-    m = np.isin(topo.tier.astype(str), SCALEOUT)
-    tech = topo.tech.astype(str)
-    e = m & np.isin(tech, list(ext))
+    tier_c, tier_names = _factor(topo.tier)
+    m = np.isin(tier_names, SCALEOUT)[tier_c]
+    tech_c, tech_names = _factor(topo.tech)
+    tech = tech_names[tech_c]
+    e = m & np.isin(tech_names, list(ext))[tech_c]
     lpl = np.array([ext[t]["lanes_per_laser"] for t in tech[e]])
     lanes = topo.lanes.astype(float)
     to_gpu = (topo.kind[topo.dst] == "gpu")
@@ -121,7 +123,7 @@ def laser_domains(topo, source: str = "els", *, fault_params=None) -> LaserDomai
         raise CposimError(f"unknown laser source {source!r}; choose from {', '.join(SOURCES)}",
                           field="source")
     fp = fault_params if fault_params is not None else load_fault_parameters()
-    ext = _external(np.unique(topo.tech.astype(str)))
+    ext = _external(np.unique(_factor(topo.tech)[1]))
     if not ext:
         return LaserDomains(source, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     d = _device_lanes(topo, ext)
@@ -177,10 +179,10 @@ def network_interruptions(topo, source: str = "els", *, fault_params=None,
     link failures replaced by the ``source`` packaging: links without their external lasers,
     switches, and :func:`laser_domains`."""
     fp = fault_params if fault_params is not None else load_fault_parameters()
-    links = link_failures(topo, phy_params=phy_params, fault_params=fp)
+    links = link_failures(topo, phy_params=phy_params, fault_params=fp, names=False)
     sws = switch_failures(topo, fault_params=fp)
     net = links[links["network"]]
-    ext = _external(np.unique(topo.tech.astype(str)))
+    ext = _external(np.unique(_factor(topo.tech)[1]))
     laser_ext = net["laser_fit"].where(net["tech"].isin(list(ext)), 0.0)
     link_i = float((((net["fit"] - laser_ext) * 1e-9) * net["p_interrupt"]).sum())
     dom = laser_domains(topo, source, fault_params=fp)

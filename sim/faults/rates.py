@@ -50,14 +50,33 @@ def _resolve(tech: str, lane_rate_bps: float, length_m: float, phy_params):
     return phy.resolve_link(tech, lane_rate_bps, length_m, params=phy_params)
 
 
-def link_failures(topo, *, phy_params=None, fault_params=None) -> pd.DataFrame:
+def _first_link_per_cable(cable: np.ndarray) -> np.ndarray:
+    """The lowest directed-link index of every cable id, in cable order (``np.unique``'s
+    ``return_index``, by a scatter instead of a sort)."""
+    if cable.size and cable.max() >= 4 * cable.size:          # sparse ids: sort instead
+        return np.unique(cable, return_index=True)[1]
+    first = np.full(int(cable.max(initial=-1)) + 1, -1, dtype=np.int64)
+    first[cable[::-1]] = np.arange(cable.size - 1, -1, -1)
+    return first[first >= 0]
+
+
+def _factor(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, names)`` of an array of strings (hashing, not sorting: cheap on 10^6 links)."""
+    codes, names = pd.factorize(values)
+    return codes, np.asarray(names, dtype=object).astype(str)
+
+
+def link_failures(topo, *, phy_params=None, fault_params=None,
+                  names: bool = True) -> pd.DataFrame:
     """One row per cable record: failure rate (FIT and per hour), lasers, repair time, and
-    whether its failure interrupts a synchronous job. Idealised links (no PHY) have rate 0."""
+    whether its failure interrupts a synchronous job. Idealised links (no PHY) have rate 0.
+    ``names=False`` leaves out the end names (the totals do not need them)."""
     fp = fault_params if fault_params is not None else load_fault_parameters()
-    one = np.unique(topo.cable, return_index=True)[1]        # first directed link per cable
+    one = _first_link_per_cable(topo.cable)
     a, b = topo.src[one], topo.dst[one]
-    tech = topo.tech[one].astype(str)
-    tier = topo.tier[one].astype(str)
+    tech_c, tech_names = _factor(topo.tech[one])
+    tier_c, tier_names = _factor(topo.tier[one])
+    tech, tier = tech_names[tech_c], tier_names[tier_c]
     lanes = topo.lanes[one].astype(float)
     rate = topo.lane_rate_bps[one].astype(float)
     length = topo.length_m[one].astype(float)
@@ -71,11 +90,20 @@ def link_failures(topo, *, phy_params=None, fault_params=None) -> pd.DataFrame:
     rep_laser = np.zeros(n)
     rep_other = np.zeros(n)
     engine_swappable = np.ones(n, dtype=bool)
-    phy = tech != "ideal"
-    keys = pd.DataFrame({"t": tech, "r": rate, "l": np.round(length, 3)})
-    for (t, r, L), idx in keys[phy].groupby(["t", "r", "l"]).indices.items():
-        rows = np.flatnonzero(phy)[idx]
-        f = _resolve(t, float(r), float(L), phy_params)
+    phy = (tech_names != "ideal")[tech_c]
+    # one PHY resolution per distinct (technology, lane rate, length to the mm)
+    rows_phy = np.flatnonzero(phy)
+    t_names, t_code = tech_names, tech_c[rows_phy]
+    r_vals, r_code = np.unique(rate[rows_phy], return_inverse=True)
+    mm = np.rint(length[rows_phy] * 1e3).astype(np.int64)
+    key = (t_code * r_vals.size + r_code) * (int(mm.max(initial=0)) + 1) + mm
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(inv, kind="stable")
+    bounds = np.searchsorted(inv[order], np.arange(first.size + 1))
+    for g, i in enumerate(first):
+        rows = rows_phy[order[bounds[g]:bounds[g + 1]]]
+        t, r, L = t_names[t_code[i]], r_vals[r_code[i]], mm[i] / 1e3
+        f = _resolve(str(t), float(r), float(L), phy_params)
         fail = f.failure
         fit_end[rows] = fail["fit_per_end"]
         laser_fit_end[rows] = fail["laser_fit_per_end"]
@@ -102,22 +130,23 @@ def link_failures(topo, *, phy_params=None, fault_params=None) -> pd.DataFrame:
         repair = np.where(fit > 0, ((laser_fit + bundle * cable_fit * phy) * rep_laser
                                     + other_fit_end * (host_repair(a) + host_repair(b))) / fit,
                           0.0)
-    ntier = topo.node_tier.astype(str)
-    rank_a = np.array([_RANK.get(t, 1) for t in ntier[a]])
-    rank_b = np.array([_RANK.get(t, 1) for t in ntier[b]])
-    lower = np.where(rank_a <= rank_b, a, b)
-    upper = np.where(rank_a <= rank_b, b, a)
+    node_tier, nt_names = _factor(topo.node_tier)
+    node_rank = np.array([_RANK.get(t, 1) for t in nt_names], dtype=np.int64)[node_tier]
+    lower = np.where(node_rank[a] <= node_rank[b], a, b)
+    upper = np.where(node_rank[a] <= node_rank[b], b, a)
     # redundancy: cables (bundle-weighted) from the lower end up to that tier of switches
-    grp = pd.DataFrame({"lower": lower, "ut": ntier[upper], "tier": tier, "bundle": bundle})
-    alternatives = grp.groupby(["lower", "ut", "tier"])["bundle"].transform("sum").to_numpy()
-    network = (tier != "scaleup") & phy
+    key = (lower * len(nt_names) + node_tier[upper]) * len(tier_names) + tier_c
+    grp = pd.factorize(key)[0]
+    alternatives = np.bincount(grp, weights=bundle)[grp]
+    network = (tier_names != "scaleup")[tier_c] & phy
     redundant = alternatives >= 2
     p = np.where(redundant, fp["interrupt.redundant_fraction"],
                  fp["interrupt.nonredundant_fraction"])
     rate_h = fit * 1e-9
+    ends = ({"src_name": topo.node_name[a], "dst_name": topo.node_name[b]} if names else {})
     return pd.DataFrame({
-        "cable": topo.cable[one], "src": a, "dst": b, "src_name": topo.node_name[a],
-        "dst_name": topo.node_name[b], "tier": tier, "tech": tech, "bundle": bundle,
+        "cable": topo.cable[one], "src": a, "dst": b, **ends, "tier": tier, "tech": tech,
+        "bundle": bundle,
         "lanes": lanes, "port_equiv_per_end": port_equiv, "fit_per_end": fit_end,
         "fit": fit, "laser_fit": laser_fit, "lasers": 2 * port_equiv * lasers_end,
         "rate_per_h": rate_h, "repair_time_s": repair, "network": network,
@@ -131,10 +160,11 @@ def switch_failures(topo, *, fault_params=None) -> pd.DataFrame:
     reaches the network only through it (then its failure interrupts the job)."""
     fp = fault_params if fault_params is not None else load_fault_parameters()
     sw = np.flatnonzero((topo.kind == "switch") & (topo.node_tier != "scaleup"))
-    ntier = topo.node_tier.astype(str)
+    nt_c, nt_names = _factor(topo.node_tier)
+    ntier = nt_names[nt_c]
     m = topo.tier != "scaleup"
     s, d = topo.src[m], topo.dst[m]
-    rank = np.array([_RANK.get(t, 1) for t in ntier])
+    rank = np.array([_RANK.get(t, 1) for t in nt_names], dtype=np.int64)[nt_c]
     up = rank[d] > rank[s]                                   # directed links going up
     lo, hi = s[up], d[up]
     # distinct upper neighbours of each lower node, per upper tier
@@ -197,7 +227,7 @@ class FailureBudget:
 
 def failure_budget(topo, *, phy_params=None, fault_params=None) -> FailureBudget:
     """Sum the link and switch processes of ``topo`` (scale-out tiers)."""
-    links = link_failures(topo, phy_params=phy_params, fault_params=fault_params)
+    links = link_failures(topo, phy_params=phy_params, fault_params=fault_params, names=False)
     sws = switch_failures(topo, fault_params=fault_params)
     net = links[links["network"]]
     li, si = net["interrupt_rate_per_h"].to_numpy(), sws["interrupt_rate_per_h"].to_numpy()

@@ -212,6 +212,9 @@ def read_sourced_csv(path: Path, units: Collection[str],
             raise CposimError(f"columns must be {', '.join(COLUMNS)}", file=str(path), line=1)
         for row in reader:
             line = reader.line_num
+            if None in row or None in row.values():
+                raise CposimError(f"{len(COLUMNS)} fields expected (quote a field that holds a "
+                                  "comma)", file=str(path), line=line)
             key, unit, grade = row["key"].strip(), row["unit"].strip(), row["grade"].strip()
             if key in entries:
                 raise CposimError(f"duplicate key {key!r}", file=str(path), line=line)
