@@ -13,8 +13,8 @@ Per link (one cable record of the topology; ``bundle`` parallel cables):
   field-replaceable external laser: a laser failure is a laser-module swap (``repair_time``);
   any other engine failure swaps the engine's host: at a switch end the switch
   (``switch.repair_time``, the same swap as a failed switch box), at a GPU end its board
-  (``nonreplaceable_repair_time``). We default to that, not a spare-lane remap: every shipping CPO switch we found
-  documented (Broadcom Bailly and Davisson, Nvidia Quantum-X/Spectrum-X Photonics) has
+  (``nonreplaceable_repair_time``). We default to that, not a spare-lane remap: every
+  shipping CPO switch we found documented (Broadcom Bailly and Davisson, Nvidia Quantum-X/Spectrum-X Photonics) has
   detachable lasers, none documents spare optical lanes. The link's repair time is the
   rate-weighted mean.
 
@@ -66,6 +66,12 @@ def _factor(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(names, dtype=object).astype(str)
 
 
+def _node_ranks(topo) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per node: its height in the Clos (:data:`_RANK`), its tier code, and the tier names."""
+    codes, names = _factor(topo.node_tier)
+    return np.array([_RANK.get(t, 1) for t in names], dtype=np.int64)[codes], codes, names
+
+
 def link_failures(topo, *, phy_params=None, fault_params=None,
                   names: bool = True) -> pd.DataFrame:
     """One row per cable record: failure rate (FIT and per hour), lasers, repair time, and
@@ -93,7 +99,7 @@ def link_failures(topo, *, phy_params=None, fault_params=None,
     phy = (tech_names != "ideal")[tech_c]
     # one PHY resolution per distinct (technology, lane rate, length to the mm)
     rows_phy = np.flatnonzero(phy)
-    t_names, t_code = tech_names, tech_c[rows_phy]
+    t_code = tech_c[rows_phy]
     r_vals, r_code = np.unique(rate[rows_phy], return_inverse=True)
     mm = np.rint(length[rows_phy] * 1e3).astype(np.int64)
     key = (t_code * r_vals.size + r_code) * (int(mm.max(initial=0)) + 1) + mm
@@ -102,7 +108,7 @@ def link_failures(topo, *, phy_params=None, fault_params=None,
     bounds = np.searchsorted(inv[order], np.arange(first.size + 1))
     for g, i in enumerate(first):
         rows = rows_phy[order[bounds[g]:bounds[g + 1]]]
-        t, r, L = t_names[t_code[i]], r_vals[r_code[i]], mm[i] / 1e3
+        t, r, L = tech_names[t_code[i]], r_vals[r_code[i]], mm[i] / 1e3
         f = _resolve(str(t), float(r), float(L), phy_params)
         fail = f.failure
         fit_end[rows] = fail["fit_per_end"]
@@ -130,8 +136,7 @@ def link_failures(topo, *, phy_params=None, fault_params=None,
         repair = np.where(fit > 0, ((laser_fit + bundle * cable_fit * phy) * rep_laser
                                     + other_fit_end * (host_repair(a) + host_repair(b))) / fit,
                           0.0)
-    node_tier, nt_names = _factor(topo.node_tier)
-    node_rank = np.array([_RANK.get(t, 1) for t in nt_names], dtype=np.int64)[node_tier]
+    node_rank, node_tier, nt_names = _node_ranks(topo)
     lower = np.where(node_rank[a] <= node_rank[b], a, b)
     upper = np.where(node_rank[a] <= node_rank[b], b, a)
     # redundancy: cables (bundle-weighted) from the lower end up to that tier of switches
@@ -160,11 +165,10 @@ def switch_failures(topo, *, fault_params=None) -> pd.DataFrame:
     reaches the network only through it (then its failure interrupts the job)."""
     fp = fault_params if fault_params is not None else load_fault_parameters()
     sw = np.flatnonzero((topo.kind == "switch") & (topo.node_tier != "scaleup"))
-    nt_c, nt_names = _factor(topo.node_tier)
+    rank, nt_c, nt_names = _node_ranks(topo)
     ntier = nt_names[nt_c]
     m = topo.tier != "scaleup"
     s, d = topo.src[m], topo.dst[m]
-    rank = np.array([_RANK.get(t, 1) for t in nt_names], dtype=np.int64)[nt_c]
     up = rank[d] > rank[s]                                   # directed links going up
     lo, hi = s[up], d[up]
     # distinct upper neighbours of each lower node, per upper tier
